@@ -1,0 +1,1 @@
+"""weatheralert's Django app: places, predictions, alerts."""

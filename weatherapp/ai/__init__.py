@@ -1,0 +1,1 @@
+"""Rain model runtime: features (numpy) and the lazy TFLite predictor."""

@@ -1,0 +1,236 @@
+"""Observations -> model input: the one path shared by training and runtime.
+
+numpy only: model_tools imports this module too, and the web process loads it
+only when it first predicts.
+
+Vocabulary (see docs/DESIGN.md):
+- *hours*: a mapping of Open-Meteo hourly variable names to equal-length
+  arrays, plus ``time`` (``datetime64[s]``, UTC, hour-ending like Open-Meteo's
+  ``precipitation``);
+- *window*: ``WINDOW_HOURS`` consecutive hours; the model reads features of one
+  window and predicts rain in the ``HORIZON_HOURS`` after its last hour.
+
+Features are chosen to transfer between stations: tendencies, dew-point
+depression, cloud cover and recent rain rather than absolute station pressure,
+and time of day as local *solar* time from the longitude.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+WINDOW_HOURS = 24
+HORIZON_HOURS = 3
+RAIN_MM = 0.1  # measurable precipitation
+
+# The order of the model's input window (axis 2 of a window stack).
+VARIABLES = (
+    "temperature_2m",
+    "relative_humidity_2m",
+    "dew_point_2m",
+    "surface_pressure",
+    "cloud_cover",
+    "wind_speed_10m",
+    "wind_direction_10m",
+    "precipitation",
+)
+# Features only use the pressure tendency, which is the same at station level
+# and at sea level, so either variable will do.
+PRESSURE_ALIASES = ("surface_pressure", "pressure_msl")
+
+# Physical range of each variable (SI units as in the canonical CSV): values
+# outside are errors in the input, not weather.
+VALID_RANGES = {
+    "temperature_2m": (-90.0, 60.0),
+    "relative_humidity_2m": (0.0, 100.0),
+    "dew_point_2m": (-100.0, 40.0),
+    "surface_pressure": (300.0, 1100.0),
+    "pressure_msl": (850.0, 1100.0),
+    "cloud_cover": (0.0, 100.0),
+    "wind_speed_10m": (0.0, 120.0),
+    "wind_direction_10m": (0.0, 360.0),
+    "precipitation": (0.0, 400.0),
+}
+
+FEATURES = (
+    "dew_point_depression",
+    "dew_point_depression_change_3h",
+    "relative_humidity",
+    "relative_humidity_change_3h",
+    "cloud_cover",
+    "cloud_cover_change_3h",
+    "cloud_cover_mean_6h",
+    "pressure_tendency_3h",
+    "pressure_tendency_12h",
+    "temperature_change_3h",
+    "temperature_range_24h",
+    "wind_speed",
+    "wind_u",
+    "wind_v",
+    "precipitation_log1p",
+    "precipitation_3h_log1p",
+    "rain_hours_24h",
+    "hours_since_rain",
+    "solar_hour_sin",
+    "solar_hour_cos",
+)
+
+HOUR = np.timedelta64(3600, "s")
+
+
+class FeatureError(ValueError):
+    """Input hours that cannot become a window; ``field`` names the culprit."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def pressure_variable(hours: Mapping[str, object]) -> str:
+    """The pressure variable present in ``hours`` (station level preferred)."""
+    for name in PRESSURE_ALIASES:
+        if name in hours:
+            return name
+    raise FeatureError("surface_pressure", "missing (or give pressure_msl)")
+
+
+def check_hours(hours: Mapping[str, np.ndarray]) -> None:
+    """Raise FeatureError unless ``hours`` holds finite, in-range, hourly data."""
+    times = hours.get("time")
+    if times is None:
+        raise FeatureError("time", "missing")
+    n = len(times)
+    present = [v for v in VARIABLES if v != "surface_pressure"]
+    present.append(pressure_variable(hours))
+    for name in present:
+        if name not in hours:
+            raise FeatureError(name, "missing")
+        values = np.asarray(hours[name], dtype=np.float64)
+        if len(values) != n:
+            raise FeatureError(name, f"has {len(values)} values but time has {n}")
+        if not np.all(np.isfinite(values)):
+            bad = int(np.flatnonzero(~np.isfinite(values))[0])
+            raise FeatureError(name, f"value {bad} is not a finite number")
+        low, high = VALID_RANGES[name]
+        outside = np.flatnonzero((values < low) | (values > high))
+        if outside.size:
+            i = int(outside[0])
+            raise FeatureError(
+                name, f"value {i} ({values[i]:g}) is outside [{low:g}, {high:g}]"
+            )
+    steps = np.diff(np.asarray(times, dtype="datetime64[s]"))
+    if np.any(steps != HOUR):
+        i = int(np.flatnonzero(steps != HOUR)[0]) + 1
+        raise FeatureError("time", f"hour {i} does not follow hour {i - 1} by 1 h")
+
+
+def window_ends(times: np.ndarray, window: int = WINDOW_HOURS) -> np.ndarray:
+    """Indices ``i`` such that hours ``i-window+1 .. i`` are consecutive.
+
+    Gaps (a missing hour, a month boundary of a TMY year) split the series, so
+    no window ever spans one.
+    """
+    times = np.asarray(times, dtype="datetime64[s]")
+    if len(times) < window:
+        return np.empty(0, dtype=np.int64)
+    breaks = np.concatenate([[True], np.diff(times) != HOUR])
+    run_start = np.maximum.accumulate(np.where(breaks, np.arange(len(times)), 0))
+    ends = np.arange(len(times))
+    return ends[ends - run_start >= window - 1]
+
+
+def stack_windows(
+    hours: Mapping[str, np.ndarray], ends: Sequence[int] | np.ndarray
+) -> np.ndarray:
+    """Windows ending at ``ends`` as a float32 array (n, WINDOW_HOURS, VARIABLES)."""
+    pressure = pressure_variable(hours)
+    columns = [
+        np.asarray(hours[pressure if v == "surface_pressure" else v], np.float64)
+        for v in VARIABLES
+    ]
+    table = np.stack(columns, axis=1)
+    ends = np.asarray(ends, dtype=np.int64)
+    offsets = np.arange(-WINDOW_HOURS + 1, 1)
+    return table[ends[:, None] + offsets[None, :]].astype(np.float32)
+
+
+def features(
+    windows: np.ndarray, end_times: np.ndarray, longitudes: np.ndarray | float
+) -> np.ndarray:
+    """Raw (unstandardized) feature matrix (n, len(FEATURES)), float32.
+
+    ``end_times`` are the UTC times of each window's last hour; ``longitudes``
+    in degrees east turn them into local solar time.
+    """
+    w = np.asarray(windows, dtype=np.float64)
+    if w.ndim != 3 or w.shape[1:] != (WINDOW_HOURS, len(VARIABLES)):
+        raise FeatureError(
+            "window", f"expected shape (n, {WINDOW_HOURS}, {len(VARIABLES)})"
+        )
+    temp, rh, dew, pres, cloud, wspd, wdir, rain = np.moveaxis(w, 2, 0)
+    depression = temp - dew
+    rained = rain >= RAIN_MM
+    # Hours since the newest rainy hour; a full window when it did not rain.
+    newest_rain = np.where(
+        rained.any(axis=1), np.argmax(rained[:, ::-1], axis=1), WINDOW_HOURS
+    )
+    direction = np.radians(wdir[:, -1])
+    seconds = np.asarray(end_times, dtype="datetime64[s]").astype(np.int64)
+    # Mid-hour of the last (hour-ending) observation, in local solar hours.
+    solar = ((seconds - 1800) / 3600.0 + np.asarray(longitudes) / 15.0) % 24.0
+    angle = 2 * np.pi * solar / 24.0
+    columns = [
+        depression[:, -1],
+        depression[:, -1] - depression[:, -4],
+        rh[:, -1],
+        rh[:, -1] - rh[:, -4],
+        cloud[:, -1],
+        cloud[:, -1] - cloud[:, -4],
+        cloud[:, -6:].mean(axis=1),
+        pres[:, -1] - pres[:, -4],
+        pres[:, -1] - pres[:, -13],
+        temp[:, -1] - temp[:, -4],
+        temp.max(axis=1) - temp.min(axis=1),
+        wspd[:, -1],
+        -wspd[:, -1] * np.sin(direction),
+        -wspd[:, -1] * np.cos(direction),
+        np.log1p(rain[:, -1]),
+        np.log1p(rain[:, -3:].sum(axis=1)),
+        rained.sum(axis=1),
+        newest_rain,
+        np.sin(angle),
+        np.cos(angle),
+    ]
+    return np.stack(columns, axis=1).astype(np.float32)
+
+
+def rain_labels(
+    hours: Mapping[str, np.ndarray], ends: np.ndarray, horizon: int = HORIZON_HOURS
+) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, known): rain >= RAIN_MM in any of the ``horizon`` hours after each end.
+
+    ``known`` is False where those hours are not all present and consecutive.
+    """
+    times = np.asarray(hours["time"], dtype="datetime64[s]")
+    rain = np.asarray(hours["precipitation"], dtype=np.float64)
+    ends = np.asarray(ends, dtype=np.int64)
+    labels = np.zeros(len(ends), dtype=np.int8)
+    known = ends + horizon < len(times)
+    for k in np.flatnonzero(known):
+        i = ends[k]
+        later = times[i + 1 : i + horizon + 1]
+        if np.any(later - times[i] != HOUR * np.arange(1, horizon + 1)):
+            known[k] = False
+            continue
+        labels[k] = np.any(rain[i + 1 : i + horizon + 1] >= RAIN_MM)
+    return labels, known
+
+
+def standardize(x: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
+    """Scale raw features by the statistics that travel in the model card."""
+    return ((x - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)).astype(
+        np.float32
+    )
