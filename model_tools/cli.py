@@ -1,4 +1,4 @@
-"""`python -m model_tools <step>`: each step has defaults that rebuild the committed model."""
+"""`python -m model_tools <step>`; the defaults rebuild the committed model."""
 
 from __future__ import annotations
 
@@ -69,7 +69,11 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
         card = pipeline.step_convert(
             args.data, args.float_model, args.out, args.parity_data, args.longitude
         )
-        return {"model": str(args.out), "parity": card["parity"], "metrics": card["metrics"]}, []
+        return {
+            "model": str(args.out),
+            "parity": card["parity"],
+            "metrics": card["metrics"],
+        }, []
     if args.step == "parity":
         return pipeline.step_parity(args.model, args.parity_data)
     # all
@@ -78,7 +82,11 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
         args.data, paths.FLOAT_MODEL, args.longitude, progress
     )
     card = pipeline.step_convert(
-        args.data, paths.FLOAT_MODEL, paths.INT8_MODEL, paths.PARITY_DATA, args.longitude
+        args.data,
+        paths.FLOAT_MODEL,
+        paths.INT8_MODEL,
+        paths.PARITY_DATA,
+        args.longitude,
     )
     result["metrics"] = card["metrics"]
     result["parity"], broken = pipeline.step_parity(paths.INT8_MODEL, paths.PARITY_DATA)

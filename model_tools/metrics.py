@@ -19,7 +19,9 @@ def roc_auc(y: np.ndarray, p: np.ndarray) -> float:
     _, first, counts = np.unique(sorted_p, return_index=True, return_counts=True)
     average = first + (counts + 1) / 2.0
     ranks[order] = np.repeat(average, counts)
-    return float((ranks[y].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+    return float(
+        (ranks[y].sum() - positives * (positives + 1) / 2) / (positives * negatives)
+    )
 
 
 def brier(y: np.ndarray, p: np.ndarray) -> float:
@@ -36,7 +38,14 @@ def at_threshold(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, fl
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "fp": fp, "fn": fn}
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+    }
 
 
 def scores(

@@ -22,7 +22,9 @@ def compare(
 ) -> dict[str, float]:
     return {
         "windows": int(len(y)),
-        "label_agreement": float(np.mean((p_float >= threshold) == (p_int8 >= threshold))),
+        "label_agreement": float(
+            np.mean((p_float >= threshold) == (p_int8 >= threshold))
+        ),
         "mean_abs_diff": float(np.mean(np.abs(p_float - p_int8))),
         "max_abs_diff": float(np.max(np.abs(p_float - p_int8))),
         "auc_float": metrics.roc_auc(y, p_float),
@@ -46,7 +48,8 @@ def failures(result: dict[str, float], limits: dict[str, float]) -> list[str]:
         )
     if not result["auc_diff"] <= limits["auc_diff_max"]:
         broken.append(
-            f"|AUC_float - AUC_int8| {result['auc_diff']:.4f} > {limits['auc_diff_max']}"
+            f"|AUC_float - AUC_int8| {result['auc_diff']:.4f} > "
+            f"{limits['auc_diff_max']}"
         )
     return broken
 

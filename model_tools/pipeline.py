@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
-from weatherapp.ai import dataset, features
-from weatherapp.ai.predictor import card_path, file_sha256
+from weatherapp.ai import card_path, dataset, features
+from weatherapp.ai.predictor import file_sha256
 
 from . import importers, metrics, parity, paths
-from .score import score_in_subprocess
 from .samples import BLOCK_CYCLE, BLOCK_DAYS, Samples, make_samples
+from .score import score_in_subprocess
 
 # The canonical CSV does not carry its station; the committed one is Greensboro.
 DEFAULT_LONGITUDE = -79.95
@@ -52,7 +52,9 @@ def step_train(data_path: Path, out: Path, longitude: float, progress: bool) -> 
     data = load_samples(data_path, longitude)
     model, norm = train.train(data, out, progress=progress)
     test = data.part("test")
-    p = train.predict_float(model, features.standardize(test.x, norm["mean"], norm["std"]))
+    p = train.predict_float(
+        model, features.standardize(test.x, norm["mean"], norm["std"])
+    )
     return {"float_model": str(out), "test_auc": metrics.roc_auc(test.y, p)}
 
 
@@ -91,7 +93,10 @@ def step_convert(
         return train.predict_float(model, features.standardize(part.x, **norm))
 
     threshold = metrics.best_f1_threshold(val_part.y, float_p(val_part))
-    convert.write(out, convert.to_int8(model, features.standardize(train_part.x, **norm), train.SEED))
+    convert.write(
+        out,
+        convert.to_int8(model, features.standardize(train_part.x, **norm), train.SEED),
+    )
 
     p_float_test = float_p(test)
     climate = float(train_part.y.mean())
@@ -107,11 +112,15 @@ def step_convert(
     scored = score_in_subprocess(out, test.x)
     p_int8_test = scored["p"]
     np.savez_compressed(
-        parity_path, x=test.x, y=test.y, p_float=p_float_test, end_times=test.end_times.astype(np.int64)
+        parity_path,
+        x=test.x,
+        y=test.y,
+        p_float=p_float_test,
+        end_times=test.end_times.astype(np.int64),
     )
     agreement = parity.compare(test.y, p_float_test, p_int8_test, threshold)
     forecasts = {"float": p_float_test, "int8": p_int8_test, **baselines(data, test)}
-    today = dt.datetime.now(dt.timezone.utc)
+    today = dt.datetime.now(dt.UTC)
     card = {
         "version": f"{today:%Y.%m.%d}-{card['model_sha256'][:8]}",
         "created": today.isoformat(timespec="seconds"),
@@ -131,7 +140,8 @@ def step_convert(
         },
         "threshold": threshold,
         "metrics": {
-            name: metrics.scores(test.y, p, threshold, climate) for name, p in forecasts.items()
+            name: metrics.scores(test.y, p, threshold, climate)
+            for name, p in forecasts.items()
         },
         "parity": agreement,
         "parity_thresholds": parity.THRESHOLDS,

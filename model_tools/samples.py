@@ -22,7 +22,9 @@ class Samples:
     block: np.ndarray  # time block of each sample
 
     def subset(self, mask: np.ndarray) -> Samples:
-        return Samples(self.x[mask], self.y[mask], self.end_times[mask], self.block[mask])
+        return Samples(
+            self.x[mask], self.y[mask], self.end_times[mask], self.block[mask]
+        )
 
     @property
     def split(self) -> np.ndarray:

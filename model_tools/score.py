@@ -22,7 +22,14 @@ def score_in_subprocess(model_path: Path, x: np.ndarray) -> dict[str, np.ndarray
         x_path, out_path = Path(tmp) / "x.npy", Path(tmp) / "out.npz"
         np.save(x_path, x)
         subprocess.run(
-            [sys.executable, "-m", "model_tools.score", str(model_path), str(x_path), str(out_path)],
+            [
+                sys.executable,
+                "-m",
+                "model_tools.score",
+                str(model_path),
+                str(x_path),
+                str(out_path),
+            ],
             check=True,
         )
         with np.load(out_path) as out:

@@ -47,7 +47,9 @@ def read_csv(path: str | Path) -> dict[str, np.ndarray]:
     hours: dict[str, np.ndarray] = {}
     for line, row in enumerate(rows, start=2):
         if len(row) != len(header):
-            raise DatasetError(f"{path}:{line}: {len(row)} fields, expected {len(header)}")
+            raise DatasetError(
+                f"{path}:{line}: {len(row)} fields, expected {len(header)}"
+            )
     try:
         hours["time"] = np.array(
             [row[index["time"]].rstrip("Z") for row in rows], dtype="datetime64[s]"

@@ -229,7 +229,9 @@ def rain_labels(
     return labels, known
 
 
-def standardize(x: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
+def standardize(
+    x: np.ndarray, mean: Sequence[float], std: Sequence[float]
+) -> np.ndarray:
     """Scale raw features by the statistics that travel in the model card."""
     return ((x - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)).astype(
         np.float32

@@ -18,18 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from . import features
+from . import card_path, features
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[2] / "models" / "rain_int8.tflite"
 
 
 class ModelError(RuntimeError):
     """The model file or its card is missing, unreadable or inconsistent."""
-
-
-def card_path(model_path: str | Path) -> Path:
-    """The model card beside a ``.tflite`` file: ``rain_int8.tflite`` -> ``rain_int8.json``."""
-    return Path(model_path).with_suffix(".json")
 
 
 def load_card(model_path: str | Path) -> dict[str, Any]:

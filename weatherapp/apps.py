@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class WeatherappConfig(AppConfig):
+    name = "weatherapp"
+    verbose_name = "Weather alerts"

@@ -1,0 +1,162 @@
+"""Run the whole app on embedded defaults: the Procfile's processes, side by side.
+
+SQLite, the filesystem Celery broker, the replay weather source on a fast
+clock (so rain arrives within minutes) and email on the console. The
+Procfile's own command lines are run, so the demo also proves they work.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from weatherapp.models import Place
+
+PROCESSES = ("web", "worker", "beat")
+
+
+def read_procfile(path: Path) -> dict[str, str]:
+    lines = {}
+    for line in path.read_text().splitlines():
+        name, sep, command = line.partition(":")
+        if sep and name.strip() and not name.startswith("#"):
+            lines[name.strip()] = command.strip()
+    return lines
+
+
+def rainy_start(speed: float, lead_seconds: float) -> str:
+    """An hour of the replay data ``lead_seconds`` of demo time before rain
+    begins after a dry spell, so the demo shows the probability rising."""
+    import numpy as np
+
+    from weatherapp.sources import ReplaySource
+
+    source = ReplaySource(settings.WEATHER_REPLAY_PATH)
+    rain = source.hours["precipitation"] >= 0.1
+    lead = max(1, round(lead_seconds * speed / 3600))
+    for k, end in enumerate(source.ends):
+        if k >= lead and rain[end] and not rain[end - 24 : end].any():
+            return str(source.hours["time"][source.ends[k - lead]])
+    return str(np.datetime_as_string(source.hours["time"][source.ends[0]]))
+
+
+class Command(BaseCommand):
+    help = "Run web, worker and beat on embedded defaults, with a demo user and place."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument(
+            "--speed",
+            type=float,
+            default=120.0,
+            help="replayed hours per real hour (120: one hour every 30 s)",
+        )
+        parser.add_argument(
+            "--interval",
+            type=float,
+            default=15.0,
+            help="seconds between prediction cycles",
+        )
+
+    def handle(self, port, speed, interval, **options):
+        if not 0 < speed <= 3600:
+            raise CommandError("--speed must be within (0, 3600]")
+        if not 1 <= interval <= 3600:
+            raise CommandError("--interval must be within [1, 3600] seconds")
+        procfile = read_procfile(Path(settings.BASE_DIR) / "Procfile")
+        missing = [p for p in PROCESSES if p not in procfile]
+        if missing:
+            raise CommandError(f"Procfile has no {', '.join(missing)} line")
+
+        call_command("migrate", interactive=False, verbosity=0)
+        password = secrets.token_urlsafe(9)
+        user, _ = get_user_model().objects.get_or_create(
+            username="demo", defaults={"email": "demo@example.com"}
+        )
+        user.set_password(password)
+        user.save()
+        place, _ = Place.objects.get_or_create(
+            owner=user,
+            name="Greensboro, NC",
+            defaults={"latitude": 36.1, "longitude": -79.95, "threshold": 0.5},
+        )
+
+        env = {
+            **os.environ,
+            # gunicorn and celery of this interpreter's environment (the venv).
+            "PATH": os.pathsep.join(
+                [str(Path(sys.executable).parent), os.environ["PATH"]]
+            ),
+            "PORT": str(port),
+            "DEBUG": "true",
+            "PYTHONUNBUFFERED": "1",
+            "WEATHER_REPLAY_SPEED": str(speed),
+            "WEATHER_REPLAY_ANCHOR": str(time.time()),
+            "WEATHER_REPLAY_START": rainy_start(speed, lead_seconds=90),
+            "PREDICTION_INTERVAL_SECONDS": str(interval),
+            "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
+        }
+        # Embedded defaults only: a demo never touches a configured server.
+        for name in ("DATABASE_URL", "REDIS_URL", "EMAIL_HOST"):
+            env.pop(name, None)
+        url = f"http://127.0.0.1:{port}{place.get_absolute_url()}"
+        self.stdout.write(
+            f"\nweatheralert demo: log in at {url}\n"
+            f"  user: demo   password: {password}\n"
+            f"  replaying observations at {speed:g}x "
+            f"from {env['WEATHER_REPLAY_START']}Z; "
+            "an alert email prints here when rain is likely. Ctrl-C stops.\n\n"
+        )
+        self._run(procfile, env)
+
+    def _run(self, procfile: dict[str, str], env: dict[str, str]) -> None:
+        children = {}
+        for name in PROCESSES:
+            children[name] = subprocess.Popen(
+                shlex.split(os.path.expandvars(procfile[name])),
+                cwd=settings.BASE_DIR,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,
+            )
+            threading.Thread(
+                target=self._relay, args=(name, children[name]), daemon=True
+            ).start()
+        stopping = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+        try:
+            while not stopping.is_set():
+                dead = [n for n, c in children.items() if c.poll() is not None]
+                if dead:
+                    raise CommandError(f"{', '.join(dead)} exited; stopping the demo")
+                stopping.wait(0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            for child in children.values():
+                if child.poll() is None:
+                    os.killpg(child.pid, signal.SIGTERM)
+            for child in children.values():
+                try:
+                    child.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(child.pid, signal.SIGKILL)
+
+    def _relay(self, name: str, child: subprocess.Popen) -> None:
+        for line in child.stdout:
+            sys.stdout.write(f"{name:>6} | {line}")
+            sys.stdout.flush()

@@ -1,0 +1,139 @@
+"""Open-Meteo hourly JSON -> *hours* in canonical units (see ai/features.py).
+
+Used by the predict API and, later, by the Open-Meteo weather source and the
+model_tools importer: one reading of Open-Meteo's shape for the whole project.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .ai.features import PRESSURE_ALIASES, VARIABLES, FeatureError
+
+MAX_HOURS = 24 * 120  # past_days=92 plus a 16-day forecast fits
+
+# Open-Meteo's own defaults apply when ``hourly_units`` is absent.
+DEFAULT_UNITS = {
+    "temperature_2m": "°C",
+    "dew_point_2m": "°C",
+    "relative_humidity_2m": "%",
+    "surface_pressure": "hPa",
+    "pressure_msl": "hPa",
+    "cloud_cover": "%",
+    "wind_speed_10m": "km/h",
+    "wind_direction_10m": "°",
+    "precipitation": "mm",
+}
+# unit -> function to the canonical unit, per kind of quantity.
+_TEMPERATURE = {"°C": lambda v: v, "°F": lambda v: (v - 32.0) * 5.0 / 9.0}
+_SPEED = {
+    "m/s": lambda v: v,
+    "km/h": lambda v: v / 3.6,
+    "mp/h": lambda v: v * 0.44704,
+    "mph": lambda v: v * 0.44704,
+    "kn": lambda v: v * 0.514444,
+}
+_LENGTH = {"mm": lambda v: v, "inch": lambda v: v * 25.4}
+_PRESSURE = {"hPa": lambda v: v}
+_PERCENT = {"%": lambda v: v}
+_DEGREES = {"°": lambda v: v}
+CONVERSIONS = {
+    "temperature_2m": _TEMPERATURE,
+    "dew_point_2m": _TEMPERATURE,
+    "relative_humidity_2m": _PERCENT,
+    "surface_pressure": _PRESSURE,
+    "pressure_msl": _PRESSURE,
+    "cloud_cover": _PERCENT,
+    "wind_speed_10m": _SPEED,
+    "wind_direction_10m": _DEGREES,
+    "precipitation": _LENGTH,
+}
+
+
+class OpenMeteoError(ValueError):
+    """An error body from Open-Meteo: ``{"error": true, "reason": "..."}``."""
+
+
+def parse_hourly(body: Any) -> dict[str, np.ndarray]:
+    """The ``hourly`` block of an Open-Meteo response as canonical *hours*.
+
+    Raises FeatureError naming the offending field. Times become UTC using
+    ``utc_offset_seconds`` (Open-Meteo labels hours in the requested timezone).
+    """
+    if not isinstance(body, Mapping):
+        raise FeatureError("body", "must be a JSON object")
+    if body.get("error") is True:
+        raise OpenMeteoError(str(body.get("reason", "unknown error")))
+    hourly = body.get("hourly")
+    if not isinstance(hourly, Mapping):
+        raise FeatureError("hourly", "missing or not an object")
+    units = body.get("hourly_units", {})
+    if not isinstance(units, Mapping):
+        raise FeatureError("hourly_units", "must be an object")
+    offset = body.get("utc_offset_seconds", 0)
+    if not _is_number(offset) or abs(offset) > 18 * 3600:
+        raise FeatureError(
+            "utc_offset_seconds", "must be a number of seconds within ±18 h"
+        )
+
+    raw_times = hourly.get("time")
+    if not isinstance(raw_times, list) or not raw_times:
+        raise FeatureError("hourly.time", "missing or not a non-empty list")
+    if len(raw_times) > MAX_HOURS:
+        raise FeatureError("hourly.time", f"more than {MAX_HOURS} hours")
+    hours = {
+        "time": _times(raw_times, units.get("time")) - np.timedelta64(int(offset), "s")
+    }
+
+    wanted = [v for v in VARIABLES if v != "surface_pressure"]
+    pressure = [p for p in PRESSURE_ALIASES if p in hourly]
+    if not pressure:
+        raise FeatureError("hourly.surface_pressure", "missing (or give pressure_msl)")
+    for name in [*wanted, *pressure]:
+        if name not in hourly:
+            raise FeatureError(f"hourly.{name}", "missing")
+        values = hourly[name]
+        if not isinstance(values, list):
+            raise FeatureError(f"hourly.{name}", "must be a list")
+        if len(values) != len(raw_times):
+            raise FeatureError(
+                f"hourly.{name}",
+                f"has {len(values)} values but time has {len(raw_times)}",
+            )
+        for i, v in enumerate(values):
+            if not _is_number(v) or not math.isfinite(v):
+                raise FeatureError(
+                    f"hourly.{name}", f"value {i} is not a finite number"
+                )
+        unit = units.get(name, DEFAULT_UNITS[name])
+        convert = CONVERSIONS[name].get(unit)
+        if convert is None:
+            raise FeatureError(f"hourly_units.{name}", f"unknown unit {unit!r}")
+        hours[name] = convert(np.asarray(values, dtype=np.float64))
+    return hours
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _times(raw: list, unit: Any) -> np.ndarray:
+    if unit == "unixtime" or all(_is_number(t) for t in raw):
+        if not all(_is_number(t) and math.isfinite(t) for t in raw):
+            raise FeatureError("hourly.time", "unixtime values must be numbers")
+        seconds = np.asarray(raw, dtype=np.float64)
+        if np.any(np.abs(seconds) > 2**40):
+            raise FeatureError("hourly.time", "unixtime value out of range")
+        return seconds.astype(np.int64).astype("datetime64[s]")
+    try:
+        if not all(isinstance(t, str) and len(t) <= 32 for t in raw):
+            raise ValueError
+        return np.array([t.rstrip("Z") for t in raw], dtype="datetime64[s]")
+    except ValueError:
+        raise FeatureError(
+            "hourly.time", "must be ISO 8601 times like 2026-11-28T01:00"
+        ) from None
