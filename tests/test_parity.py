@@ -1,0 +1,84 @@
+"""INT8 vs float parity from the committed reference outputs (no TensorFlow)."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from model_tools import parity
+
+from .conftest import ROOT
+
+MODELS = ROOT / "models"
+
+
+def test_committed_int8_model_agrees_with_the_float_model():
+    result, broken = parity.check(
+        MODELS / "rain_int8.tflite", MODELS / "rain_int8.parity.npz"
+    )
+    assert broken == []
+    assert result["windows"] >= 1000
+    assert result["label_agreement"] >= 0.99
+    assert result["mean_abs_diff"] <= 0.01
+    assert result["auc_diff"] <= 0.005
+
+
+def test_card_records_what_parity_measures():
+    card = json.loads((MODELS / "rain_int8.json").read_text())
+    result, _ = parity.check(
+        MODELS / "rain_int8.tflite", MODELS / "rain_int8.parity.npz"
+    )
+    assert card["parity"]["mean_abs_diff"] == pytest.approx(result["mean_abs_diff"])
+    assert card["parity"]["label_agreement"] == pytest.approx(result["label_agreement"])
+
+
+@pytest.fixture
+def broken_copy(tmp_path):
+    """A copy of the model whose card's normalization does not match it."""
+    model = tmp_path / "rain_int8.tflite"
+    shutil.copy(MODELS / "rain_int8.tflite", model)
+    card = json.loads((MODELS / "rain_int8.json").read_text())
+    card["normalization"]["mean"] = [0.0] * len(card["normalization"]["mean"])
+    card["normalization"]["std"] = [1.0] * len(card["normalization"]["std"])
+    (tmp_path / "rain_int8.json").write_text(json.dumps(card))
+    return model
+
+
+def test_gate_rejects_a_mismatched_normalization(broken_copy):
+    _, broken = parity.check(broken_copy, MODELS / "rain_int8.parity.npz")
+    assert any("mean |p_float - p_int8|" in b for b in broken)
+
+
+def test_cli_exits_non_zero_with_the_failed_table(broken_copy):
+    args = [sys.executable, "-m", "model_tools", "parity", "--model", str(broken_copy)]
+    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 1
+    assert "FAILED: mean |p_float - p_int8|" in done.stdout
+    assert "tensorflow" not in done.stderr.lower()
+
+
+def test_cli_passes_on_the_committed_model():
+    done = subprocess.run(
+        [sys.executable, "-m", "model_tools", "parity", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1])["ok"] is True
+
+
+def test_cli_missing_file_is_one_line_error(tmp_path):
+    args = [
+        sys.executable,
+        "-m",
+        "model_tools",
+        "parity",
+        "--model",
+        str(tmp_path / "x"),
+    ]
+    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: ") and "Traceback" not in done.stderr

@@ -1,0 +1,136 @@
+"""The lazy, thread-safe INT8 predictor."""
+
+import json
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from weatherapp.ai import features, predictor
+from weatherapp.ai.predictor import ModelError, RainModel
+
+from .conftest import LONGITUDE, ROOT
+
+
+@pytest.fixture(scope="module")
+def windows(hours):
+    ends = features.window_ends(hours["time"])[::40]
+    stacked = features.stack_windows(hours, ends)
+    return features.features(stacked, hours["time"][ends], LONGITUDE)
+
+
+def test_no_interpreter_until_the_first_prediction(windows):
+    model = RainModel()
+    assert not model.loaded
+    model.predict(windows[:1])
+    assert model.loaded
+
+
+def test_batch_equals_single_predictions(windows):
+    model = RainModel()
+    batch = model.predict(windows)
+    singles = np.array([model.predict(row)[0] for row in windows])
+    assert np.array_equal(batch, singles)
+    assert ((batch >= 0) & (batch <= 1)).all()
+
+
+def test_threads_get_exactly_the_serial_results(windows):
+    model = RainModel()
+    serial = [model.predict(row)[0] for row in windows]
+    fresh = RainModel()  # several threads race to create its interpreter
+    barrier = threading.Barrier(8)
+
+    def work(offset: int) -> list[float]:
+        barrier.wait()
+        out = []
+        for i in range(len(windows)):
+            k = (i + offset) % len(windows)
+            # Alternate singles and batches so the input tensor is resized too.
+            if i % 3:
+                out.append((k, fresh.predict(windows[k])[0]))
+            else:
+                out.append((k, fresh.predict(windows[[k, k]])[1]))
+        return out
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(work, range(8)))
+    for result in results:
+        for k, p in result:
+            assert p == serial[k]
+
+
+def test_predict_rain_uses_the_newest_window(hours):
+    end = int(features.window_ends(hours["time"])[500])
+    recent = {k: v[end - 30 : end + 1] for k, v in hours.items()}
+    newest = {k: v[-24:] for k, v in recent.items()}
+    assert predictor.predict_rain(recent, LONGITUDE) == predictor.predict_rain(
+        newest, LONGITUDE
+    )
+
+
+def test_predict_rain_needs_a_whole_window(hours):
+    short = {k: v[:23] for k, v in hours.items()}
+    with pytest.raises(features.FeatureError, match="needs 24"):
+        predictor.predict_rain(short, LONGITUDE)
+
+
+def test_model_card_must_match_the_code(tmp_path):
+    model = tmp_path / "m.tflite"
+    model.write_bytes((ROOT / "models" / "rain_int8.tflite").read_bytes())
+    card = json.loads((ROOT / "models" / "rain_int8.json").read_text())
+    card["features"] = card["features"][::-1]
+    (tmp_path / "m.json").write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="features differ"):
+        RainModel(model)
+
+
+def test_corrupt_model_file_is_a_model_error(tmp_path, windows):
+    model = tmp_path / "m.tflite"
+    model.write_bytes(b"not a flatbuffer" * 10)
+    (tmp_path / "m.json").write_text((ROOT / "models" / "rain_int8.json").read_text())
+    with pytest.raises(ModelError, match="cannot load"):
+        RainModel(model).predict(windows[:1])
+
+
+def test_runtime_never_imports_tensorflow(tmp_path):
+    """A full request and a full task in one fresh process: no TensorFlow, and
+    no interpreter until something predicts."""
+    script = f"""
+import os, sys
+os.environ["DJANGO_SETTINGS_MODULE"] = "weatheralert.settings"
+os.environ["WEATHERALERT_VAR_DIR"] = {str(tmp_path)!r}
+os.environ["SECURE_SSL_REDIRECT"] = "false"
+import django
+django.setup()
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
+from django.test import Client
+import weatherapp.tasks
+assert "weatherapp.ai.predictor" not in sys.modules, "imported at start-up"
+assert "numpy" not in sys.modules, "numpy imported at start-up"
+client = Client(HTTP_HOST="localhost")
+assert client.get("/healthz").status_code == 200
+assert "numpy" not in sys.modules, "healthz loaded numpy"
+from tests.conftest import open_meteo_body
+from weatherapp.ai.dataset import read_csv
+hours = read_csv("data/greensboro_723170_hourly.csv")
+r = client.post("/api/v1/predict", open_meteo_body(hours, 500), content_type="application/json")
+assert r.status_code == 200, r.content
+from django.contrib.auth.models import User
+from weatherapp.models import Place, Prediction
+user = User.objects.create_user("u", "u@example.com", "pw")
+place = Place.objects.create(owner=user, name="x", latitude=36.1, longitude=-79.95)
+weatherapp.tasks.predict_place.apply(args=[place.id]).get()
+assert Prediction.objects.filter(place=place).count() == 1
+bad = [m for m in sys.modules if m == "tensorflow" or m.startswith("tensorflow.")]
+assert not bad, bad
+print("ok")
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().endswith("ok")
