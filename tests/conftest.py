@@ -115,7 +115,7 @@ class Process:
 
     def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
         self.log = log
-        self._out = open(log, "w")
+        self._out = open(log, "w")  # noqa: SIM115 (closed by stop())
         self.popen = subprocess.Popen(
             args,
             cwd=ROOT,

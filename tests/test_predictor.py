@@ -117,7 +117,8 @@ assert "numpy" not in sys.modules, "healthz loaded numpy"
 from tests.conftest import open_meteo_body
 from weatherapp.ai.dataset import read_csv
 hours = read_csv("data/greensboro_723170_hourly.csv")
-r = client.post("/api/v1/predict", open_meteo_body(hours, 500), content_type="application/json")
+body = open_meteo_body(hours, 500)
+r = client.post("/api/v1/predict", body, content_type="application/json")
 assert r.status_code == 200, r.content
 from django.contrib.auth.models import User
 from weatherapp.models import Place, Prediction
