@@ -182,3 +182,10 @@ def redis_url() -> str:
     except redis.RedisError as exc:
         pytest.fail(f"Redis at {REDIS_URL} is needed: {exc}")
     return REDIS_URL
+
+
+@pytest.fixture(autouse=True)
+def _plain_http(request):
+    """Production settings redirect http to https; the test client speaks http."""
+    if "settings" in request.fixturenames or "client" in request.fixturenames:
+        request.getfixturevalue("settings").SECURE_SSL_REDIRECT = False

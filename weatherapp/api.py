@@ -63,12 +63,9 @@ def predict(request: HttpRequest) -> JsonResponse:
     except OpenMeteoError as exc:
         return error(400, f"the body is an Open-Meteo error: {exc}", "error")
     except features.FeatureError as exc:
-        field = (
-            exc.field
-            if "." in exc.field or exc.field == "longitude"
-            else f"hourly.{exc.field}"
-        )
-        return error(400, exc.message, field)
+        # check_hours names bare variables; in the body they live under "hourly".
+        hourly = exc.field in (*features.VARIABLES, *features.PRESSURE_ALIASES, "time")
+        return error(400, exc.message, f"hourly.{exc.field}" if hourly else exc.field)
     except ModelError as exc:
         log.error("prediction unavailable: %s", exc)
         return error(503, "the rain model is unavailable")

@@ -1,0 +1,73 @@
+"""The seed deployment's own Procfile lines, run as Heroku would run them."""
+
+import http.client
+import json
+import shlex
+
+import pytest
+
+from weatherapp.management.commands.demo import read_procfile
+
+from .conftest import ROOT, base_env, free_port, manage, open_meteo_body, wait_for
+
+SEED_WEB = (
+    "gunicorn weatheralert.wsgi --log-file - --workers 1 --threads 2 --timeout 120"
+)
+SEED_WORKER = "celery -A weatherapp worker --loglevel=info --concurrency=1"
+
+
+def test_procfile_keeps_the_seed_lines_verbatim():
+    procfile = read_procfile(ROOT / "Procfile")
+    assert procfile["web"] == SEED_WEB
+    assert procfile["worker"] == SEED_WORKER
+    assert set(procfile) >= {"release", "web", "worker", "beat"}
+    assert "migrate" in procfile["release"]
+
+
+def request(port, method, path, body=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def alive(port):
+    try:
+        return request(port, "GET", "/healthz")[0] == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def web(spawn, tmp_path):
+    port = free_port()
+    env = base_env(PORT=str(port), WEATHERALERT_VAR_DIR=str(tmp_path))
+    manage(env, "migrate", "--noinput")
+    args = shlex.split(SEED_WEB)  # verbatim; PATH finds this venv's gunicorn
+    process = spawn("web", args, env)
+    wait_for(lambda: alive(port), what="gunicorn to serve /healthz")
+    return port, process
+
+
+def test_seed_web_line_serves_health_and_predictions(web, hours):
+    port, process = web
+    status, body = request(port, "GET", "/healthz")
+    assert status == 200
+    assert json.loads(body) == {
+        "status": "ok",
+        "model_file": "rain_int8.tflite",
+        "model_loaded": False,
+    }
+    payload = json.dumps(open_meteo_body(hours, 3000))
+    status, body = request(port, "POST", "/api/v1/predict", payload)
+    assert status == 200, body
+    assert 0 <= json.loads(body)["probability"] <= 1
+    # The interpreter now exists in the one worker process, created lazily.
+    assert json.loads(request(port, "GET", "/healthz")[1])["model_loaded"] is True
+    status, body = request(port, "POST", "/api/v1/predict", b"{broken")
+    assert status == 400 and b"malformed JSON" in body
+    assert "Traceback" not in process.output()

@@ -1,0 +1,108 @@
+"""A real Celery worker process consumes the tasks; predictions land in a real DB."""
+
+import sqlite3
+import time
+
+import psycopg
+import pytest
+
+from .conftest import base_env, manage, wait_for
+
+WORKER = ["celery", "-A", "weatherapp", "worker", "--loglevel=info", "--concurrency=1"]
+BEAT = ["celery", "-A", "weatherapp", "beat", "--loglevel=info"]
+
+CREATE_PLACE = """
+from django.contrib.auth.models import User
+from weatherapp.models import Place
+user = User.objects.create_user("ann", "ann@example.com", "pw")
+print(Place.objects.create(owner=user, name="Here", latitude=36.1, longitude=-79.95,
+                           threshold=0.5).pk)
+"""
+ENQUEUE = "from weatherapp.tasks import predict_place; predict_place.delay({})"
+
+
+def rainy_replay_with_file_mail(tmp_path):
+    """The replay clock held at an hour the model scores 0.59; mail to files."""
+    return {
+        "WEATHER_REPLAY_START": "1980-04-04T04:00",
+        "WEATHER_REPLAY_ANCHOR": str(time.time()),
+        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "EMAIL_FILE_PATH": str(tmp_path / "mail"),
+    }
+
+
+def sent_mail(tmp_path) -> list[str]:
+    folder = tmp_path / "mail"
+    return [p.read_text() for p in folder.iterdir()] if folder.exists() else []
+
+
+def query_postgres(url, sql):
+    with psycopg.connect(url) as conn:
+        return conn.execute(sql).fetchall()
+
+
+@pytest.mark.services
+def test_worker_on_redis_writes_to_postgresql(spawn, tmp_path, postgres_url, redis_url):
+    env = base_env(
+        DATABASE_URL=postgres_url,
+        REDIS_URL=redis_url,
+        WEATHERALERT_VAR_DIR=str(tmp_path),
+        **rainy_replay_with_file_mail(tmp_path),
+    )
+    manage(env, "migrate", "--noinput")
+    place_id = int(manage(env, "shell", "-c", CREATE_PLACE).split()[-1])
+    worker = spawn("worker", WORKER, env)
+    manage(env, "shell", "-c", ENQUEUE.format(place_id))
+
+    rows = wait_for(
+        lambda: query_postgres(
+            postgres_url, "select probability, model_version from weatherapp_prediction"
+        ),
+        what="a prediction in PostgreSQL\n" + worker.output(),
+    )
+    assert len(rows) == 1 and 0 <= rows[0][0] <= 1
+    status = wait_for(
+        lambda: query_postgres(
+            postgres_url,
+            "select status from weatherapp_alert where status != 'pending'",
+        ),
+        what="the alert delivery\n" + worker.output(),
+    )
+    assert status == [("sent",)]
+    assert "ann@example.com" in sent_mail(tmp_path)[0]
+
+    # The same task again (a retry, a duplicate): nothing new is stored or sent.
+    manage(env, "shell", "-c", ENQUEUE.format(place_id))
+    wait_for(
+        lambda: worker.output().count("predict_place") >= 4,  # 2 received, 2 succeeded
+        what="the second task",
+    )
+    assert (
+        len(query_postgres(postgres_url, "select id from weatherapp_prediction")) == 1
+    )
+    assert len(query_postgres(postgres_url, "select id from weatherapp_alert")) == 1
+    assert len(sent_mail(tmp_path)) == 1
+    assert "tensorflow" not in worker.output().lower()
+
+
+def test_beat_and_worker_on_sqlite_with_the_embedded_broker(spawn, tmp_path):
+    """No servers at all: SQLite and kombu's filesystem transport."""
+    env = base_env(
+        WEATHERALERT_VAR_DIR=str(tmp_path),
+        PREDICTION_INTERVAL_SECONDS="2",
+        **rainy_replay_with_file_mail(tmp_path),
+    )
+    manage(env, "migrate", "--noinput")
+    manage(env, "shell", "-c", CREATE_PLACE)
+    worker = spawn("worker", WORKER, env)
+    spawn("beat", BEAT, env)
+
+    def predictions():
+        with sqlite3.connect(tmp_path / "weatheralert.sqlite3") as db:
+            return db.execute(
+                "select probability from weatherapp_prediction"
+            ).fetchall()
+
+    rows = wait_for(predictions, what="a prediction in SQLite\n" + worker.output())
+    assert 0 <= rows[0][0] <= 1
+    wait_for(lambda: sent_mail(tmp_path), what="the alert email")
