@@ -161,6 +161,8 @@ if not REDIS_URL:
         "processed_folder": str(VAR_DIR / "broker-processed"),
         "store_processed": False,
         "control_folder": str(VAR_DIR / "broker-control"),
+        # The folder is polled; kombu's default of 1 s caps a worker at 1 task/s.
+        "polling_interval": 0.05,
     }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
