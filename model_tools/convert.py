@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from pathlib import Path
 
 import numpy as np
+
+from weatherapp.ai.predictor import ModelError
 
 REPRESENTATIVE_WINDOWS = 300
 
@@ -12,15 +16,16 @@ REPRESENTATIVE_WINDOWS = 300
 def to_int8(model, representative: np.ndarray, seed: int) -> bytes:
     """Quantize every tensor to int8, input and output included.
 
-    ``representative`` are standardized training windows; a random subset of
-    REPRESENTATIVE_WINDOWS calibrates the activation ranges. Only
+    ``representative`` are standardized training windows; a seeded random
+    subset of REPRESENTATIVE_WINDOWS calibrates the activation ranges. Only
     TFLITE_BUILTINS_INT8 ops are allowed, so an op that cannot be quantized
     fails the conversion instead of silently staying float.
     """
     import tensorflow as tf
 
     rng = np.random.default_rng(seed)
-    pick = rng.choice(len(representative), size=REPRESENTATIVE_WINDOWS, replace=False)
+    size = min(REPRESENTATIVE_WINDOWS, len(representative))
+    pick = rng.choice(len(representative), size=size, replace=False)
     calibration = representative[np.sort(pick)].astype(np.float32)
 
     def dataset():
@@ -33,7 +38,15 @@ def to_int8(model, representative: np.ndarray, seed: int) -> bytes:
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
-    return converter.convert()
+    # Keras' export prints to stdout, which belongs to the step's result.
+    with contextlib.redirect_stdout(sys.stderr):
+        try:
+            return converter.convert()
+        except Exception as exc:  # the converter raises many kinds
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise ModelError(
+                f"INT8 conversion failed: {type(exc).__name__}: {first}"
+            ) from None
 
 
 def write(path: Path, content: bytes) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import numpy as np
 
+from weatherapp.ai import dataset, features
 from weatherapp.ai.dataset import DatasetError
 
 TMY3_MISSING = -9900.0
@@ -77,3 +79,109 @@ def read_tmy3(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
     hours = {"time": np.array(times, dtype="datetime64[s]") + offset}
     hours.update({name: np.array(v) for name, v in values.items()})
     return hours, station
+
+
+FORMATS = ("tmy3", "csv", "open-meteo")
+
+
+def detect_format(path: str | Path) -> str:
+    """Guess a file's format from its name and first line."""
+    path = Path(path)
+    if path.suffix.lower() == ".json":
+        return "open-meteo"
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            first = f.readline()
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read ({exc})") from None
+    return "csv" if first.startswith("time,") else "tmy3"
+
+
+def read_open_meteo(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
+    """An Open-Meteo forecast or archive API response saved as JSON."""
+    from weatherapp.ai.features import FeatureError
+    from weatherapp.openmeteo import OpenMeteoError, parse_hourly
+
+    try:
+        body = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DatasetError(f"{path}: not readable JSON ({exc})") from None
+    try:
+        hours = parse_hourly(body, max_hours=10**7, allow_missing=True)
+    except OpenMeteoError as exc:
+        raise DatasetError(f"{path}: Open-Meteo error: {exc}") from None
+    except FeatureError as exc:
+        raise DatasetError(f"{path}: {exc}") from None
+    if "surface_pressure" not in hours:
+        hours["surface_pressure"] = hours.pop("pressure_msl")
+    station = {k: body.get(k) for k in ("latitude", "longitude", "elevation")}
+    return hours, station
+
+
+def load(
+    path: str | Path, fmt: str | None = None
+) -> tuple[dict[str, np.ndarray], dict]:
+    """Any supported file as (*hours*, station metadata); see FORMATS."""
+    fmt = fmt or detect_format(path)
+    if fmt == "tmy3":
+        return read_tmy3(path)
+    if fmt == "open-meteo":
+        return read_open_meteo(path)
+    if fmt == "csv":
+        return dataset.read_csv(path), {}
+    raise DatasetError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
+
+
+def tidy(hours: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """Sorted, de-duplicated hours with what was found, counted.
+
+    Out-of-range values count as missing. A value missing for one isolated
+    hour is interpolated from its neighbours; a row missing more than that is
+    dropped, leaving a gap that no window spans. Nothing is interpolated
+    across more than one missing hour.
+    """
+    times = np.asarray(hours["time"], dtype="datetime64[s]")
+    report = {"rows": int(len(times))}
+    report["out_of_order"] = int(np.sum(np.diff(times) < np.timedelta64(0, "s")))
+    order = np.argsort(times, kind="stable")
+    times = times[order]
+    keep = np.concatenate([[True], np.diff(times) != np.timedelta64(0, "s")])
+    report["duplicates"] = int(np.sum(~keep))
+    names = [n for n in features.VARIABLES if n in hours]
+    if len(names) != len(features.VARIABLES):
+        missing = sorted(set(features.VARIABLES) - set(names))
+        raise DatasetError(f"missing variables {', '.join(missing)}")
+    columns = {n: np.asarray(hours[n], np.float64)[order][keep] for n in names}
+    times = times[keep]
+    out_of_range = interpolated = 0
+    hour = np.timedelta64(3600, "s")
+    for name, values in columns.items():
+        low, high = features.VALID_RANGES[name]
+        bad = ~np.isfinite(values) | (values < low) | (values > high)
+        out_of_range += int(np.sum(np.isfinite(values) & bad))
+        values[bad] = np.nan
+        for i in np.flatnonzero(bad):
+            if (
+                0 < i < len(values) - 1
+                and not bad[i - 1]
+                and not bad[i + 1]
+                and times[i] - times[i - 1] == hour
+                and times[i + 1] - times[i] == hour
+            ):
+                values[i] = (values[i - 1] + values[i + 1]) / 2
+                interpolated += 1
+    complete = np.all([np.isfinite(v) for v in columns.values()], axis=0)
+    report["out_of_range"] = out_of_range
+    report["interpolated"] = interpolated
+    report["dropped_rows"] = int(np.sum(~complete))
+    times = times[complete]
+    steps = np.diff(times)
+    report["gaps"] = int(np.sum(steps > hour))
+    report["missing_hours"] = int(np.sum((steps[steps > hour] // hour) - 1))
+    tidy_hours = {"time": times, **{n: v[complete] for n, v in columns.items()}}
+    if len(features.window_ends(times)) == 0:
+        raise DatasetError(
+            f"too few consecutive hours: no {features.WINDOW_HOURS}-hour window "
+            f"in {len(times)} usable rows"
+        )
+    return tidy_hours, report

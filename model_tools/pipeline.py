@@ -1,4 +1,4 @@
-"""The steps of `python -m model_tools`: dataset, train, convert, parity."""
+"""The steps of `python -m model_tools`; each returns a JSON-able result."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from weatherapp.ai import card_path, dataset, features
-from weatherapp.ai.predictor import file_sha256
+from weatherapp.ai.predictor import ModelError, RainModel, file_sha256
 
 from . import importers, metrics, parity, paths
 from .samples import BLOCK_CYCLE, BLOCK_DAYS, Samples, make_samples
@@ -19,22 +19,20 @@ from .score import score_in_subprocess
 
 # The canonical CSV does not carry its station; the committed one is Greensboro.
 DEFAULT_LONGITUDE = -79.95
+RAINED_LAST_HOUR = features.FEATURES.index("hours_since_rain")
 
 
-def step_dataset(raw: Path, out: Path) -> dict:
-    """TMY3 file -> canonical hourly CSV (UTC, Open-Meteo names)."""
-    hours, station = importers.read_tmy3(raw)
-    order = np.argsort(hours["time"], kind="stable")
-    hours = {k: v[order] for k, v in hours.items()}
-    for name in features.VARIABLES:
-        if np.isnan(hours[name]).any():
-            raise dataset.DatasetError(f"{raw}: {name} has missing values")
+def step_dataset(raw: Path, out: Path, fmt: str | None = None) -> dict:
+    """Any supported file -> canonical hourly CSV (UTC, Open-Meteo names)."""
+    hours, station = importers.load(raw, fmt)
+    hours, found = importers.tidy(hours)
     out.parent.mkdir(parents=True, exist_ok=True)
     dataset.write_csv(hours, out)
     return {
         "rows": int(len(hours["time"])),
         "windows": int(len(features.window_ends(hours["time"]))),
         "rain_hours": int(np.sum(hours["precipitation"] >= features.RAIN_MM)),
+        "found": found,
         "station": station,
         "source_sha256": file_sha256(raw),
         "sha256": file_sha256(out),
@@ -46,37 +44,71 @@ def load_samples(data_path: Path, longitude: float) -> Samples:
     return make_samples(dataset.read_csv(data_path), longitude)
 
 
-def step_train(data_path: Path, out: Path, longitude: float, progress: bool) -> dict:
+def step_train(
+    data_path: Path, out: Path, longitude: float, seed: int, progress: bool
+) -> dict:
     from . import train
 
     data = load_samples(data_path, longitude)
-    model, norm = train.train(data, out, progress=progress)
+    model, norm = train.train(data, out, seed=seed, progress=progress)
     test = data.part("test")
-    p = train.predict_float(
-        model, features.standardize(test.x, norm["mean"], norm["std"])
-    )
-    return {"float_model": str(out), "test_auc": metrics.roc_auc(test.y, p)}
+    p = train.predict_float(model, features.standardize(test.x, **norm))
+    return {"float_model": str(out), "test_auc_float": metrics.roc_auc(test.y, p)}
 
 
-def baselines(data: Samples, test: Samples) -> dict[str, np.ndarray]:
-    """Climatology and persistence, each fitted on the training blocks."""
-    train_part = data.part("train")
-    rained = FEATURE_INDEX["hours_since_rain"]
-    wet_train = train_part.x[:, rained] == 0
-    wet_test = test.x[:, rained] == 0
-    p_wet = float(train_part.y[wet_train].mean()) if wet_train.any() else 0.0
-    p_dry = float(train_part.y[~wet_train].mean())
+def fit_baselines(part: Samples) -> dict:
+    """Climatology and persistence ("it rained in the last hour") fitted on ``part``."""
+    wet = part.x[:, RAINED_LAST_HOUR] == 0
     return {
-        "climatology": np.full(len(test.y), float(train_part.y.mean())),
-        "persistence": np.where(wet_test, p_wet, p_dry),
+        "climatology": float(part.y.mean()),
+        "persistence": {
+            "after_rain": float(part.y[wet].mean()) if wet.any() else 0.0,
+            "after_dry": float(part.y[~wet].mean()) if (~wet).any() else 0.0,
+        },
     }
 
 
-FEATURE_INDEX = {name: i for i, name in enumerate(features.FEATURES)}
+def baseline_forecasts(fitted: dict, x: np.ndarray) -> dict[str, np.ndarray]:
+    wet = x[:, RAINED_LAST_HOUR] == 0
+    persistence = fitted["persistence"]
+    return {
+        "climatology": np.full(len(x), fitted["climatology"]),
+        "persistence": np.where(
+            wet, persistence["after_rain"], persistence["after_dry"]
+        ),
+    }
+
+
+def score_all(
+    y: np.ndarray,
+    forecasts: dict[str, np.ndarray],
+    threshold: float,
+    climatology: float,
+) -> dict[str, dict]:
+    return {
+        name: metrics.scores(y, p, threshold, climatology)
+        for name, p in forecasts.items()
+    }
+
+
+def margins(scores: dict[str, dict], model: str) -> dict[str, dict]:
+    """How much ``model`` beats each baseline, in AUC and Brier skill."""
+    return {
+        base: {
+            "auc": scores[model]["auc"] - scores[base]["auc"],
+            "bss": scores[model]["bss"] - scores[base]["bss"],
+        }
+        for base in ("climatology", "persistence")
+    }
 
 
 def step_convert(
-    data_path: Path, float_path: Path, out: Path, parity_path: Path, longitude: float
+    data_path: Path,
+    float_path: Path,
+    out: Path,
+    parity_path: Path,
+    longitude: float,
+    seed: int,
 ) -> dict:
     """Quantize, then write the .tflite file, its model card and the parity data."""
     import keras
@@ -86,29 +118,29 @@ def step_convert(
 
     data = load_samples(data_path, longitude)
     train_part, val_part, test = (data.part(n) for n in ("train", "validation", "test"))
-    model = keras.models.load_model(float_path)
+    try:
+        model = keras.models.load_model(float_path)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot load the float model {float_path}: {exc}") from None
     norm = train.normalization(train_part)
 
     def float_p(part: Samples) -> np.ndarray:
         return train.predict_float(model, features.standardize(part.x, **norm))
 
     threshold = metrics.best_f1_threshold(val_part.y, float_p(val_part))
-    convert.write(
-        out,
-        convert.to_int8(model, features.standardize(train_part.x, **norm), train.SEED),
-    )
+    representative = features.standardize(train_part.x, **norm)
+    convert.write(out, convert.to_int8(model, representative, seed))
 
     p_float_test = float_p(test)
-    climate = float(train_part.y.mean())
-    # A provisional card lets RainModel load the new file for the comparison.
-    card = {
+    # A provisional card lets the runtime load the new file for scoring.
+    provisional = {
         "version": "",
         "model_sha256": file_sha256(out),
         "features": list(features.FEATURES),
         "normalization": norm,
         "threshold": threshold,
     }
-    card_path(out).write_text(json.dumps(card))
+    card_path(out).write_text(json.dumps(provisional))
     scored = score_in_subprocess(out, test.x)
     p_int8_test = scored["p"]
     np.savez_compressed(
@@ -118,12 +150,17 @@ def step_convert(
         p_float=p_float_test,
         end_times=test.end_times.astype(np.int64),
     )
-    agreement = parity.compare(test.y, p_float_test, p_int8_test, threshold)
-    forecasts = {"float": p_float_test, "int8": p_int8_test, **baselines(data, test)}
-    today = dt.datetime.now(dt.UTC)
+    fitted = fit_baselines(train_part)
+    forecasts = {
+        "float": p_float_test,
+        "int8": p_int8_test,
+        **baseline_forecasts(fitted, test.x),
+    }
+    scores = score_all(test.y, forecasts, threshold, fitted["climatology"])
+    created = dt.datetime.now(dt.UTC)
     card = {
-        "version": f"{today:%Y.%m.%d}-{card['model_sha256'][:8]}",
-        "created": today.isoformat(timespec="seconds"),
+        "version": f"{created:%Y.%m.%d}-{provisional['model_sha256'][:8]}",
+        "created": created.isoformat(timespec="seconds"),
         "task": (
             f"P(precipitation >= {features.RAIN_MM} mm in any of the "
             f"{features.HORIZON_HOURS} hours after the window's last hour)"
@@ -139,11 +176,10 @@ def step_convert(
             "output": _quantization(scored["output_quantization"]),
         },
         "threshold": threshold,
-        "metrics": {
-            name: metrics.scores(test.y, p, threshold, climate)
-            for name, p in forecasts.items()
-        },
-        "parity": agreement,
+        "metrics": scores,
+        "margins": {"float": margins(scores, "float"), "int8": margins(scores, "int8")},
+        "baselines": fitted,
+        "parity": parity.compare(test.y, p_float_test, p_int8_test, threshold),
         "parity_thresholds": parity.THRESHOLDS,
         "windows": {
             "train": len(train_part.y),
@@ -151,7 +187,7 @@ def step_convert(
             "test": len(test.y),
             "test_rain_share": float(test.y.mean()),
         },
-        "model_sha256": card["model_sha256"],
+        "model_sha256": provisional["model_sha256"],
         "model_bytes": out.stat().st_size,
         "float_model_sha256": file_sha256(float_path),
         "parity_data_sha256": file_sha256(parity_path),
@@ -161,10 +197,10 @@ def step_convert(
             "longitude": longitude,
         },
         "training": {
-            "seed": train.SEED,
+            "seed": seed,
             "split": (
                 f"{BLOCK_DAYS}-day blocks; of every {BLOCK_CYCLE}: 1 test, "
-                f"1 validation, {BLOCK_CYCLE - 2} train"
+                f"1 validation, {BLOCK_CYCLE - 2} train; no sample straddles a block"
             ),
             "representative_windows": convert.REPRESENTATIVE_WINDOWS,
             "threshold_rule": "max F1 of the float model on the validation blocks",
@@ -202,3 +238,86 @@ def _relative(path: Path) -> str:
 
 def step_parity(model_path: Path, parity_path: Path) -> tuple[dict, list[str]]:
     return parity.check(model_path, parity_path)
+
+
+def step_evaluate(
+    data_path: Path, fmt: str | None, longitude: float | None, model_path: Path
+) -> dict:
+    """Score the INT8 model (tflite-runtime only) on anyone's hourly data.
+
+    The baselines are fitted on the evaluated data itself, which flatters them:
+    a model that beats them there beats them honestly.
+    """
+    hours, station = importers.load(data_path, fmt)
+    hours, found = importers.tidy(hours)
+    if longitude is None:
+        longitude = station.get("longitude")
+    if longitude is None:
+        raise dataset.DatasetError(
+            f"{data_path}: the file has no station longitude; pass --longitude"
+        )
+    data = make_samples(hours, float(longitude), split=False)
+    if len(data.y) == 0 or data.y.min() == data.y.max():
+        raise dataset.DatasetError(
+            f"{data_path}: needs windows with and without rain to score "
+            f"({len(data.y)} windows, {int(data.y.sum())} rainy)"
+        )
+    model = RainModel(model_path)
+    fitted = fit_baselines(data)
+    forecasts = {
+        "int8": model.predict(data.x).astype(np.float64),
+        **baseline_forecasts(fitted, data.x),
+    }
+    scores = score_all(data.y, forecasts, model.threshold, fitted["climatology"])
+    candidates = max(
+        0, len(hours["time"]) - features.WINDOW_HOURS - features.HORIZON_HOURS + 1
+    )
+    return {
+        **{k: scores["int8"][k] for k in ("auc", "brier", "bss")},
+        "threshold": model.threshold,
+        "at_threshold": {
+            k: scores["int8"][k]
+            for k in ("precision", "recall", "f1", "tp", "fp", "fn")
+        },
+        "baselines": {name: scores[name] for name in ("climatology", "persistence")},
+        "margins": margins(scores, "int8"),
+        "windows": int(len(data.y)),
+        "skipped": int(max(0, candidates - len(data.y))),
+        "rain_share": float(data.y.mean()),
+        "found": found,
+        "longitude": float(longitude),
+        "model": model.info(),
+    }
+
+
+def step_inspect(model_path: Path) -> dict:
+    """Tensors, quantization, ops and size of any .tflite file (tflite-runtime)."""
+    from weatherapp.ai.predictor import interpreter_class
+
+    try:
+        interpreter = interpreter_class()(model_path=str(model_path), num_threads=1)
+        interpreter.allocate_tensors()
+    except (ValueError, RuntimeError) as exc:
+        raise ModelError(f"cannot load {model_path}: {exc}") from None
+
+    def tensor(detail: dict) -> dict:
+        scale, zero_point = detail["quantization"]
+        return {
+            "index": int(detail["index"]),
+            "name": detail["name"],
+            "dtype": np.dtype(detail["dtype"]).name,
+            "shape": [int(d) for d in detail["shape_signature"]],
+            "scale": float(scale),
+            "zero_point": int(zero_point),
+        }
+
+    ops = [op["op_name"] for op in interpreter._get_ops_details()]
+    return {
+        "path": str(model_path),
+        "bytes": Path(model_path).stat().st_size,
+        "sha256": file_sha256(model_path),
+        "inputs": [tensor(d) for d in interpreter.get_input_details()],
+        "outputs": [tensor(d) for d in interpreter.get_output_details()],
+        "ops": ops,
+        "tensors": [tensor(d) for d in interpreter.get_tensor_details()],
+    }

@@ -40,12 +40,14 @@ class Samples:
         return self.subset(self.split == name)
 
 
-def make_samples(hours: dict[str, np.ndarray], longitude: float) -> Samples:
-    """Every window with a known label; a sample lies wholly inside one block.
+def make_samples(
+    hours: dict[str, np.ndarray], longitude: float, split: bool = True
+) -> Samples:
+    """Every window with a known label.
 
-    A sample spans WINDOW_HOURS of input and HORIZON_HOURS of label. Dropping
-    the samples that straddle a block boundary keeps overlapping windows from
-    leaking between the training and the held-out blocks.
+    A sample spans WINDOW_HOURS of input and HORIZON_HOURS of label. With
+    ``split``, samples that straddle a block boundary are dropped, which keeps
+    overlapping windows from leaking between training and held-out blocks.
     """
     times = np.asarray(hours["time"], dtype="datetime64[s]")
     ends = features.window_ends(times)
@@ -55,7 +57,7 @@ def make_samples(hours: dict[str, np.ndarray], longitude: float) -> Samples:
     block_of = seconds // (BLOCK_DAYS * 86400)
     first = ends - features.WINDOW_HOURS + 1
     last = ends + features.HORIZON_HOURS
-    inside = block_of[first] == block_of[last]
+    inside = block_of[first] == block_of[last] if split else np.ones(len(ends), bool)
     ends, y = ends[inside], y[inside]
     x = features.features(features.stack_windows(hours, ends), times[ends], longitude)
     return Samples(x=x, y=y, end_times=times[ends], block=block_of[ends])

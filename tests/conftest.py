@@ -30,6 +30,20 @@ def hours() -> dict[str, np.ndarray]:
     return read_csv(DATASET)
 
 
+@pytest.fixture(scope="session")
+def rainy_hour(hours) -> str:
+    """The first hour of the committed data at which the model says p >= 0.6."""
+    from weatherapp.ai import features
+    from weatherapp.ai.predictor import RainModel
+
+    ends = features.window_ends(hours["time"])
+    x = features.features(
+        features.stack_windows(hours, ends), hours["time"][ends], LONGITUDE
+    )
+    p = RainModel().predict(x)
+    return str(hours["time"][ends[np.argmax(p >= 0.6)]])
+
+
 def open_meteo_body(hours: dict[str, np.ndarray], end: int, n: int = 24) -> dict:
     """The ``n`` hours ending at ``end`` in Open-Meteo's forecast shape
     (default units: wind in km/h)."""

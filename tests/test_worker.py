@@ -21,10 +21,10 @@ print(Place.objects.create(owner=user, name="Here", latitude=36.1, longitude=-79
 ENQUEUE = "from weatherapp.tasks import predict_place; predict_place.delay({})"
 
 
-def rainy_replay_with_file_mail(tmp_path):
-    """The replay clock held at an hour the model scores 0.59; mail to files."""
+def rainy_replay_with_file_mail(tmp_path, rainy_hour):
+    """The replay clock held at an hour the model scores >= 0.6; mail to files."""
     return {
-        "WEATHER_REPLAY_START": "1980-04-04T04:00",
+        "WEATHER_REPLAY_START": rainy_hour,
         "WEATHER_REPLAY_ANCHOR": str(time.time()),
         "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
         "EMAIL_FILE_PATH": str(tmp_path / "mail"),
@@ -42,12 +42,14 @@ def query_postgres(url, sql):
 
 
 @pytest.mark.services
-def test_worker_on_redis_writes_to_postgresql(spawn, tmp_path, postgres_url, redis_url):
+def test_worker_on_redis_writes_to_postgresql(
+    spawn, tmp_path, postgres_url, redis_url, rainy_hour
+):
     env = base_env(
         DATABASE_URL=postgres_url,
         REDIS_URL=redis_url,
         WEATHERALERT_VAR_DIR=str(tmp_path),
-        **rainy_replay_with_file_mail(tmp_path),
+        **rainy_replay_with_file_mail(tmp_path, rainy_hour),
     )
     manage(env, "migrate", "--noinput")
     place_id = int(manage(env, "shell", "-c", CREATE_PLACE).split()[-1])
@@ -85,12 +87,14 @@ def test_worker_on_redis_writes_to_postgresql(spawn, tmp_path, postgres_url, red
     assert "tensorflow" not in worker.output().lower()
 
 
-def test_beat_and_worker_on_sqlite_with_the_embedded_broker(spawn, tmp_path):
+def test_beat_and_worker_on_sqlite_with_the_embedded_broker(
+    spawn, tmp_path, rainy_hour
+):
     """No servers at all: SQLite and kombu's filesystem transport."""
     env = base_env(
         WEATHERALERT_VAR_DIR=str(tmp_path),
         PREDICTION_INTERVAL_SECONDS="2",
-        **rainy_replay_with_file_mail(tmp_path),
+        **rainy_replay_with_file_mail(tmp_path, rainy_hour),
     )
     manage(env, "migrate", "--noinput")
     manage(env, "shell", "-c", CREATE_PLACE)

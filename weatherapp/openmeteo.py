@@ -58,11 +58,14 @@ class OpenMeteoError(ValueError):
     """An error body from Open-Meteo: ``{"error": true, "reason": "..."}``."""
 
 
-def parse_hourly(body: Any) -> dict[str, np.ndarray]:
+def parse_hourly(
+    body: Any, max_hours: int = MAX_HOURS, allow_missing: bool = False
+) -> dict[str, np.ndarray]:
     """The ``hourly`` block of an Open-Meteo response as canonical *hours*.
 
     Raises FeatureError naming the offending field. Times become UTC using
     ``utc_offset_seconds`` (Open-Meteo labels hours in the requested timezone).
+    With ``allow_missing`` (archives), a ``null`` value becomes NaN.
     """
     if not isinstance(body, Mapping):
         raise FeatureError("body", "must be a JSON object")
@@ -83,8 +86,8 @@ def parse_hourly(body: Any) -> dict[str, np.ndarray]:
     raw_times = hourly.get("time")
     if not isinstance(raw_times, list) or not raw_times:
         raise FeatureError("hourly.time", "missing or not a non-empty list")
-    if len(raw_times) > MAX_HOURS:
-        raise FeatureError("hourly.time", f"more than {MAX_HOURS} hours")
+    if len(raw_times) > max_hours:
+        raise FeatureError("hourly.time", f"more than {max_hours} hours")
     hours = {
         "time": _times(raw_times, units.get("time")) - np.timedelta64(int(offset), "s")
     }
@@ -104,8 +107,10 @@ def parse_hourly(body: Any) -> dict[str, np.ndarray]:
                 f"hourly.{name}",
                 f"has {len(values)} values but time has {len(raw_times)}",
             )
+        if allow_missing:
+            values = [math.nan if v is None else v for v in values]
         for i, v in enumerate(values):
-            if not _is_number(v) or not math.isfinite(v):
+            if not _is_number(v) or not (math.isfinite(v) or allow_missing):
                 raise FeatureError(
                     f"hourly.{name}", f"value {i} is not a finite number"
                 )
