@@ -1,0 +1,227 @@
+"""model_tools: importers, the runtime-only steps, and the CLI's errors."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from model_tools import importers
+from weatherapp.ai import dataset, features
+from weatherapp.ai.dataset import DatasetError
+
+from .conftest import DATASET, LONGITUDE, ROOT, open_meteo_body
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "model_tools", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def last_json(done: subprocess.CompletedProcess) -> dict:
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def write_open_meteo(tmp_path, hours, end, n, **changes):
+    body = open_meteo_body(hours, end, n=n)
+    body.update(changes)
+    path = tmp_path / "om.json"
+    path.write_text(json.dumps(body))
+    return path, body
+
+
+def test_open_meteo_json_import_honours_units_and_unixtime(tmp_path, hours):
+    end = int(features.window_ends(hours["time"])[1000])
+    path, body = write_open_meteo(tmp_path, hours, end, 48)
+    imported, station = importers.load(path)
+    assert station["longitude"] == LONGITUDE
+    window = slice(end - 47, end + 1)
+    assert np.array_equal(imported["time"], hours["time"][window])
+    # km/h in the file, m/s inside.
+    np.testing.assert_allclose(
+        imported["wind_speed_10m"], hours["wind_speed_10m"][window], atol=1e-3
+    )
+    body["hourly_units"]["time"] = "unixtime"
+    times = np.array(body["hourly"]["time"], dtype="datetime64[s]")
+    body["hourly"]["time"] = [int(t) for t in times.astype(np.int64)]
+    path.write_text(json.dumps(body))
+    again, _ = importers.load(path, "open-meteo")
+    assert np.array_equal(again["time"], imported["time"])
+
+
+def test_open_meteo_error_body_carries_the_reason(tmp_path):
+    path = tmp_path / "err.json"
+    path.write_text(
+        json.dumps({"error": True, "reason": "Cannot initialize WeatherVariable"})
+    )
+    with pytest.raises(DatasetError, match="Cannot initialize WeatherVariable"):
+        importers.load(path)
+
+
+def test_tidy_sorts_deduplicates_and_counts(hours):
+    part = {k: v[:200].copy() for k, v in hours.items()}
+    # Swap two rows, duplicate one, drop two hours, blank one value, and
+    # blank two consecutive values.
+    order = np.r_[0:50, 51, 50, 52:100, 100, 100, 101:150, 152:200]
+    messy = {k: v[order].copy() for k, v in part.items()}
+    messy["temperature_2m"][10] = np.nan  # isolated: interpolated
+    messy["cloud_cover"][30:32] = np.nan  # two hours: rows dropped
+    messy["relative_humidity_2m"][60] = 250.0  # out of range: isolated
+    clean, found = importers.tidy(messy)
+    assert found == {
+        "rows": 199,
+        "out_of_order": 1,
+        "duplicates": 1,
+        "out_of_range": 1,
+        "interpolated": 2,
+        "dropped_rows": 2,
+        "gaps": 2,
+        "missing_hours": 4,
+    }
+    assert (np.diff(clean["time"]) > np.timedelta64(0, "s")).all()
+    expected = (part["temperature_2m"][9] + part["temperature_2m"][11]) / 2
+    assert clean["temperature_2m"][10] == pytest.approx(expected)
+    for end in features.window_ends(clean["time"]):
+        span = clean["time"][end] - clean["time"][end - features.WINDOW_HOURS + 1]
+        assert span == np.timedelta64(3600 * (features.WINDOW_HOURS - 1), "s")
+
+
+def test_tidy_refuses_too_few_hours(hours):
+    with pytest.raises(DatasetError, match="too few consecutive hours"):
+        importers.tidy({k: v[:20] for k, v in hours.items()})
+
+
+def test_evaluate_on_the_canonical_csv():
+    done = cli(
+        "evaluate", "--data", str(DATASET), "--longitude", str(LONGITUDE), "--json"
+    )
+    assert done.returncode == 0, done.stderr
+    result = last_json(done)
+    assert {"auc", "brier", "bss", "windows", "baselines"} <= set(result)
+    assert result["windows"] + result["skipped"] == 8760 - 24 - 3 + 1
+    assert result["auc"] > result["baselines"]["persistence"]["auc"]
+    assert result["bss"] > result["baselines"]["persistence"]["bss"] > 0
+    assert "tensorflow" not in done.stderr.lower()
+    assert "AUC" in done.stdout  # the human table comes first
+
+
+def test_evaluate_on_an_open_meteo_file(tmp_path, hours):
+    end = int(features.window_ends(hours["time"])[-1])
+    path, _ = write_open_meteo(tmp_path, hours, end, 700)
+    done = cli("evaluate", "--data", str(path), "--json")
+    assert done.returncode == 0, done.stderr
+    result = last_json(done)
+    assert result["longitude"] == LONGITUDE
+    assert result["windows"] == 700 - 24 - 3 + 1
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "message"),
+    [
+        (None, [], "cannot read"),
+        ("time,temperature_2m\n2026-01-01T00:00Z,1\n", [], "missing columns"),
+        ("SHORT", ["--longitude", "0"], "too few consecutive hours"),
+        ("NAN", ["--longitude", "0"], "too few consecutive hours"),
+        ("HEADER", [], "pass --longitude"),
+        ('{"hourly": {"time": 5}}', ["--format", "open-meteo"], "hourly.time"),
+    ],
+)
+def test_evaluate_errors_are_one_line(tmp_path, content, args, message):
+    path = tmp_path / "data.csv"
+    if content is not None:
+        lines = DATASET.read_text().splitlines()
+        if content in ("SHORT", "HEADER"):
+            content = "\n".join(lines[: 20 if content == "SHORT" else 300]) + "\n"
+        elif content == "NAN":
+            # Temperature missing two hours in every three: rows are dropped.
+            rows = [line.split(",") for line in lines[1:100]]
+            for i, row in enumerate(rows):
+                row[1] = "nan" if i % 3 else row[1]
+            content = "\n".join([lines[0], *(",".join(r) for r in rows)]) + "\n"
+        path.write_text(content)
+    done = cli("evaluate", "--data", str(path), *args)
+    assert done.returncode == 1
+    assert message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "args", [["nosuchstep"], ["evaluate", "--data", "x", "--format", "xls"]]
+)
+def test_unknown_step_or_format_is_a_usage_error(args):
+    done = cli(*args)
+    assert done.returncode == 2
+    assert "invalid choice" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_every_step_has_help():
+    for step in (
+        "dataset",
+        "train",
+        "convert",
+        "parity",
+        "evaluate",
+        "inspect",
+        "report",
+        "all",
+    ):
+        done = cli(step, "--help")
+        assert done.returncode == 0 and "--json" in done.stdout
+
+
+def test_inspect_with_tflite_runtime_only():
+    script = (
+        "import sys, json\n"
+        "from model_tools.cli import main\n"
+        "main(['inspect', '--json'])\n"
+        "assert not any(m.startswith('tensorflow') for m in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    result = last_json(done)
+    assert result["inputs"][0]["dtype"] == "int8"
+    assert result["outputs"][0]["dtype"] == "int8"
+    assert result["inputs"][0]["shape"][-1] == len(features.FEATURES)
+    assert set(result["ops"]) == {"FULLY_CONNECTED", "LOGISTIC"}
+    card = json.loads((ROOT / "models" / "rain_int8.json").read_text())
+    assert result["inputs"][0]["scale"] == pytest.approx(
+        card["quantization"]["input"]["scale"]
+    )
+    assert result["bytes"] == card["model_bytes"]
+
+
+def test_inspect_rejects_a_non_model(tmp_path):
+    bad = tmp_path / "x.tflite"
+    bad.write_bytes(b"\x00" * 64)
+    done = cli("inspect", str(bad))
+    assert done.returncode == 1 and done.stderr.startswith("error: cannot load")
+
+
+def test_report_writes_markdown_and_plots(tmp_path):
+    out = tmp_path / "report.md"
+    done = cli("report", "--out", str(out), "--json")
+    assert done.returncode == 0, done.stderr
+    text = out.read_text()
+    for heading in ("Metrics on the held-out blocks", "Float vs INT8", "Confusion"):
+        assert heading in text
+    for name in ("roc.png", "reliability.png", "parity.png"):
+        assert (tmp_path / "img" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_dataset_step_from_open_meteo_round_trips(tmp_path, hours):
+    end = int(features.window_ends(hours["time"])[2000])
+    path, _ = write_open_meteo(tmp_path, hours, end, 100)
+    out = tmp_path / "canonical.csv"
+    done = cli("dataset", "--raw", str(path), "--out", str(out), "--json")
+    assert done.returncode == 0, done.stderr
+    again = dataset.read_csv(out)
+    window = slice(end - 99, end + 1)
+    np.testing.assert_allclose(again["cloud_cover"], hours["cloud_cover"][window])
