@@ -154,10 +154,12 @@ def tidy(hours: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str,
     columns = {n: np.asarray(hours[n], np.float64)[order][keep] for n in names}
     times = times[keep]
     out_of_range = interpolated = 0
+    missing: dict[str, int] = {}
     hour = np.timedelta64(3600, "s")
     for name, values in columns.items():
         low, high = features.VALID_RANGES[name]
         bad = ~np.isfinite(values) | (values < low) | (values > high)
+        missing[name] = int(bad.sum())
         out_of_range += int(np.sum(np.isfinite(values) & bad))
         values[bad] = np.nan
         for i in np.flatnonzero(bad):
@@ -180,8 +182,12 @@ def tidy(hours: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str,
     report["missing_hours"] = int(np.sum((steps[steps > hour] // hour) - 1))
     tidy_hours = {"time": times, **{n: v[complete] for n, v in columns.items()}}
     if len(features.window_ends(times)) == 0:
+        worst = max(missing, key=missing.get)
+        why = (
+            f" ({worst} is missing in {missing[worst]} rows)" if missing[worst] else ""
+        )
         raise DatasetError(
             f"too few consecutive hours: no {features.WINDOW_HOURS}-hour window "
-            f"in {len(times)} usable rows"
+            f"in {len(times)} usable rows{why}"
         )
     return tidy_hours, report
