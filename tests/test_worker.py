@@ -18,7 +18,7 @@ user = User.objects.create_user("ann", "ann@example.com", "pw")
 print(Place.objects.create(owner=user, name="Here", latitude=36.1, longitude=-79.95,
                            threshold=0.5).pk)
 """
-ENQUEUE = "from weatherapp.tasks import predict_place; predict_place.delay({})"
+ENQUEUE = "from weatherapp.tasks import run_cycle; run_cycle.delay()"
 
 
 def rainy_replay_with_file_mail(tmp_path, rainy_hour):
@@ -52,9 +52,9 @@ def test_worker_on_redis_writes_to_postgresql(
         **rainy_replay_with_file_mail(tmp_path, rainy_hour),
     )
     manage(env, "migrate", "--noinput")
-    place_id = int(manage(env, "shell", "-c", CREATE_PLACE).split()[-1])
+    manage(env, "shell", "-c", CREATE_PLACE)
     worker = spawn("worker", WORKER, env)
-    manage(env, "shell", "-c", ENQUEUE.format(place_id))
+    manage(env, "shell", "-c", ENQUEUE)
 
     rows = wait_for(
         lambda: query_postgres(
@@ -71,13 +71,17 @@ def test_worker_on_redis_writes_to_postgresql(
         what="the alert delivery\n" + worker.output(),
     )
     assert status == [("sent",)]
+    deliveries = query_postgres(
+        postgres_url, "select channel, outcome from weatherapp_delivery"
+    )
+    assert deliveries == [("email", "sent")]
     assert "ann@example.com" in sent_mail(tmp_path)[0]
 
-    # The same task again (a retry, a duplicate): nothing new is stored or sent.
-    manage(env, "shell", "-c", ENQUEUE.format(place_id))
+    # The same cycle again (a retry, a duplicate): nothing new is stored or sent.
+    manage(env, "shell", "-c", ENQUEUE)
     wait_for(
-        lambda: worker.output().count("predict_place") >= 4,  # 2 received, 2 succeeded
-        what="the second task",
+        lambda: worker.output().count("predict_cells") >= 4,  # 2 received, 2 succeeded
+        what="the second chunk",
     )
     assert (
         len(query_postgres(postgres_url, "select id from weatherapp_prediction")) == 1

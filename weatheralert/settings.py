@@ -173,13 +173,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_TASK_TIME_LIMIT = 90
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_TASK_REJECT_ON_WORKER_LOST = True  # a killed worker's chunk runs again
 # How often beat starts a prediction cycle for every active place.
 PREDICTION_INTERVAL_SECONDS = float(
     os.environ.get("PREDICTION_INTERVAL_SECONDS", "600")
 )
 CELERY_BEAT_SCHEDULE = {
-    "predict-all": {
-        "task": "weatherapp.tasks.predict_all",
+    "cycle": {
+        "task": "weatherapp.tasks.run_cycle",
         "schedule": PREDICTION_INTERVAL_SECONDS,
         # A cycle not started before the next one is due is dropped, not queued.
         "options": {"expires": PREDICTION_INTERVAL_SECONDS},
@@ -189,9 +190,22 @@ CELERY_BEAT_SCHEDULE = {
 # The rain model (its card sits beside it as rain_int8.json).
 MODEL_PATH = os.environ.get("MODEL_PATH", str(BASE_DIR / "models" / "rain_int8.tflite"))
 
+# Places are grouped in square cells of this many degrees (0.1° is ~11 km);
+# each cell's weather is fetched once per cycle, and a cycle's chunk task
+# handles up to CYCLE_CHUNK_CELLS cells so that worker dynos share the work.
+CELL_DEGREES = float(os.environ.get("CELL_DEGREES", "0.1"))
+CYCLE_CHUNK_CELLS = int(os.environ.get("CYCLE_CHUNK_CELLS", "200"))
+
 # Weather source: "replay" serves the committed observations on a clock that
-# may run faster than real time (WEATHER_REPLAY_SPEED hours per hour).
+# may run faster than real time (WEATHER_REPLAY_SPEED hours per hour);
+# "open-meteo" asks OPEN_METEO_URL.
 WEATHER_SOURCE = os.environ.get("WEATHER_SOURCE", "replay")
+OPEN_METEO_URL = os.environ.get("OPEN_METEO_URL", "https://api.open-meteo.com")
+OPEN_METEO_CONNECT_TIMEOUT = float(os.environ.get("OPEN_METEO_CONNECT_TIMEOUT", "3.05"))
+OPEN_METEO_READ_TIMEOUT = float(os.environ.get("OPEN_METEO_READ_TIMEOUT", "10"))
+OPEN_METEO_RETRIES = int(os.environ.get("OPEN_METEO_RETRIES", "3"))
+OPEN_METEO_BACKOFF = float(os.environ.get("OPEN_METEO_BACKOFF", "0.5"))
+USER_AGENT = os.environ.get("USER_AGENT", "weatheralert/0.1 (rain alerts; Django)")
 WEATHER_REPLAY_PATH = os.environ.get(
     "WEATHER_REPLAY_PATH", str(BASE_DIR / "data" / "greensboro_723170_hourly.csv")
 )
@@ -203,6 +217,16 @@ WEATHER_REPLAY_START = os.environ.get("WEATHER_REPLAY_START", "")
 # An event stays open until p falls below threshold - hysteresis, so a
 # probability wobbling around the threshold does not alert twice.
 ALERT_HYSTERESIS = float(os.environ.get("ALERT_HYSTERESIS", "0.1"))
+
+# Links in emails (unsubscribe) need the site's public address.
+SITE_URL = os.environ.get("SITE_URL", "http://localhost:8000").rstrip("/")
+UNSUBSCRIBE_MAX_AGE_DAYS = int(os.environ.get("UNSUBSCRIBE_MAX_AGE_DAYS", "60"))
+WEBHOOK_TIMEOUT = float(os.environ.get("WEBHOOK_TIMEOUT", "5"))
+WEBHOOK_RETRIES = int(os.environ.get("WEBHOOK_RETRIES", "4"))
+WEBHOOK_BACKOFF = float(os.environ.get("WEBHOOK_BACKOFF", "30"))
+# Webhooks to loopback, private, link-local or metadata addresses are refused
+# (SSRF); only tests or a private deployment should turn this on.
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE")
 
 LOGGING = {
     "version": 1,

@@ -1,23 +1,37 @@
 from django.contrib import admin
 
-from .models import Alert, Place, Prediction
+from .models import Alert, Cell, Delivery, Place, Prediction
 
 
 @admin.register(Place)
 class PlaceAdmin(admin.ModelAdmin):
     list_display = ["name", "owner", "latitude", "longitude", "threshold", "active"]
-    list_filter = ["active"]
+    list_filter = ["active", "email_enabled"]
     search_fields = ["name", "owner__username"]
+    readonly_fields = ["cell", "rain_event_open"]
+
+
+@admin.register(Cell)
+class CellAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "lat_index", "lon_index"]
 
 
 @admin.register(Prediction)
 class PredictionAdmin(admin.ModelAdmin):
     list_display = ["place", "valid_at", "probability", "model_version"]
     list_select_related = ["place"]
+    date_hierarchy = "valid_at"
+
+
+class DeliveryInline(admin.TabularInline):
+    model = Delivery
+    extra = 0
+    readonly_fields = ["channel", "attempt", "outcome", "detail", "created_at"]
 
 
 @admin.register(Alert)
 class AlertAdmin(admin.ModelAdmin):
-    list_display = ["place", "event_started_at", "probability", "status", "sent_at"]
+    list_display = ["place", "event_started_at", "probability", "status"]
     list_filter = ["status"]
     list_select_related = ["place"]
+    inlines = [DeliveryInline]

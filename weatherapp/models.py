@@ -1,11 +1,63 @@
+import secrets
+import zoneinfo
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 
 
+def validate_timezone(name: str) -> None:
+    if name not in zoneinfo.available_timezones():
+        raise ValidationError(f"{name!r} is not an IANA time zone", code="timezone")
+
+
+def new_webhook_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class Cell(models.Model):
+    """A grid square fetched once per cycle for every place inside it.
+
+    Open-Meteo's free tier allows about 10,000 calls a day per IP address (and
+    Heroku apps share outbound addresses), so places share their cell's fetch.
+    """
+
+    lat_index = models.IntegerField()
+    lon_index = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["lat_index", "lon_index"], name="one_cell")
+        ]
+
+    def __str__(self) -> str:
+        return f"cell {self.latitude:.2f},{self.longitude:.2f}"
+
+    @staticmethod
+    def degrees() -> float:
+        return settings.CELL_DEGREES
+
+    @classmethod
+    def for_location(cls, latitude: float, longitude: float) -> "Cell":
+        size = cls.degrees()
+        cell, _ = cls.objects.get_or_create(
+            lat_index=round(latitude / size), lon_index=round(longitude / size)
+        )
+        return cell
+
+    @property
+    def latitude(self) -> float:
+        return round(self.lat_index * self.degrees(), 6)
+
+    @property
+    def longitude(self) -> float:
+        return round(self.lon_index * self.degrees(), 6)
+
+
 class Place(models.Model):
-    """A location a person wants rain alerts for."""
+    """A location a person wants rain alerts for, with how and when to tell them."""
 
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="places"
@@ -17,25 +69,55 @@ class Place(models.Model):
     longitude = models.FloatField(
         validators=[MinValueValidator(-180), MaxValueValidator(180)]
     )
+    timezone = models.CharField(
+        max_length=64, default="UTC", validators=[validate_timezone]
+    )
     threshold = models.FloatField(
         default=0.5,
-        validators=[MinValueValidator(0.01), MaxValueValidator(0.99)],
+        validators=[MinValueValidator(0.05), MaxValueValidator(0.95)],
         help_text="Alert when the probability of rain reaches this.",
     )
+    quiet_start = models.TimeField(
+        null=True, blank=True, help_text="No alerts from this local time ..."
+    )
+    quiet_end = models.TimeField(
+        null=True, blank=True, help_text="... until this one (may wrap midnight)."
+    )
+    email_enabled = models.BooleanField("email alerts", default=True)
+    webhook_url = models.URLField("webhook URL", blank=True, max_length=500)
+    webhook_secret = models.CharField(
+        max_length=64, default=new_webhook_secret, editable=False
+    )
     active = models.BooleanField(default=True)
-    # Whether a rain event is in progress (see alerts.decide); derived from the
-    # stream of predictions, kept here so a decision needs one row.
+    cell = models.ForeignKey(
+        Cell, on_delete=models.PROTECT, related_name="places", editable=False
+    )
+    # Whether a rain event is in progress (see alerts.decide): the state the
+    # stream of predictions leaves behind, kept so a decision needs one row.
     rain_event_open = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name", "id"]
+        indexes = [models.Index(fields=["cell", "active"])]
 
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs):
+        cell = Cell.for_location(self.latitude, self.longitude)
+        if self.cell_id != cell.pk:
+            self.cell = cell
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "cell"}
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self) -> str:
         return reverse("place", args=[self.pk])
+
+    def clean(self) -> None:
+        if (self.quiet_start is None) != (self.quiet_end is None):
+            raise ValidationError("Give both ends of the quiet hours, or neither.")
 
     def latest_prediction(self) -> "Prediction | None":
         return self.predictions.order_by("-valid_at").first()
@@ -66,27 +148,24 @@ class Prediction(models.Model):
 
 
 class Alert(models.Model):
-    """What we told (or would have told) a person about one rain event."""
+    """What we told (or, in quiet hours, chose not to tell) a person about one
+    rain event."""
 
     class Status(models.TextChoices):
         PENDING = "pending"
         SENT = "sent"
+        SUPPRESSED = "suppressed", "suppressed (quiet hours)"
         FAILED = "failed"
 
     place = models.ForeignKey(Place, on_delete=models.CASCADE, related_name="alerts")
-    prediction = models.ForeignKey(
-        Prediction, on_delete=models.CASCADE, related_name="+"
-    )
-    # The hour the event opened: one alert per (place, event), enforced here so
-    # that a retried or duplicated task can never alert twice.
+    # The hour the event opened: one alert per (place, event), enforced by the
+    # database so that duplicate or retried tasks can never alert twice.
     event_started_at = models.DateTimeField()
     probability = models.FloatField()
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.PENDING
     )
-    detail = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-event_started_at"]
@@ -99,3 +178,32 @@ class Alert(models.Model):
     def __str__(self) -> str:
         start = f"{self.event_started_at:%Y-%m-%d %H:%M}"
         return f"{self.place}: rain from {start} ({self.status})"
+
+
+class Delivery(models.Model):
+    """One attempt to deliver an alert through one channel, and its outcome."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email"
+        WEBHOOK = "webhook"
+
+    class Outcome(models.TextChoices):
+        SENT = "sent"
+        FAILED = "failed"  # may be retried
+        REFUSED = "refused"  # never retried (e.g. a webhook to a private address)
+
+    alert = models.ForeignKey(
+        Alert, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    attempt = models.PositiveSmallIntegerField(default=1)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    detail = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name_plural = "deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.channel} #{self.attempt}: {self.outcome}"

@@ -1,109 +1,142 @@
-"""The work behind the tasks: weather -> prediction -> decision -> delivery."""
+"""The cycle: cells -> weather -> one batched prediction -> decisions.
+
+Plain functions; tasks.py only wires them to Celery.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import zoneinfo
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .alerts import decide
-from .models import Alert, Place, Prediction
+from .alerts import decide, in_quiet_hours
+from .models import Alert, Cell, Place, Prediction
 
 log = logging.getLogger(__name__)
 
 
-def predict_place(place_id: int) -> int | None:
-    """Predict rain for one place and decide; the id of a new alert, if any.
-
-    Idempotent: a second run for the same newest hour finds its prediction
-    stored and changes nothing, so a retried task cannot alert twice.
-    """
-    from .ai.predictor import get_model, predict_rain
-    from .sources import get_source
-
-    place = Place.objects.filter(pk=place_id, active=True).first()
-    if place is None:
-        return None
-    hours = get_source().recent_hours(place.latitude, place.longitude)
-    probability = predict_rain(hours, place.longitude)
-    valid_at = dt.datetime.fromtimestamp(
-        int(hours["time"][-1].astype("int64")), tz=dt.UTC
+def cycle_chunks() -> list[list[int]]:
+    """The ids of every cell with an active place, in chunks for the workers."""
+    ids = list(
+        Cell.objects.filter(places__active=True)
+        .distinct()
+        .order_by("pk")
+        .values_list("pk", flat=True)
     )
-    with transaction.atomic():
-        place = Place.objects.select_for_update().get(pk=place_id)
-        prediction, created = Prediction.objects.get_or_create(
-            place=place,
-            valid_at=valid_at,
-            defaults={
-                "probability": probability,
-                "model_version": get_model().card["version"],
-            },
-        )
-        if not created:
-            return None
-        decision = decide(
-            probability,
-            place.threshold,
-            place.rain_event_open,
-            settings.ALERT_HYSTERESIS,
-        )
-        if decision.event_open != place.rain_event_open:
-            place.rain_event_open = decision.event_open
-            place.save(update_fields=["rain_event_open"])
-        if not decision.alert:
-            return None
-        try:
-            with transaction.atomic():
-                alert = Alert.objects.create(
-                    place=place,
-                    prediction=prediction,
-                    event_started_at=valid_at,
-                    probability=probability,
-                )
-        except IntegrityError:
-            return None
-    log.info("alert %s: %s p=%.2f", alert.pk, place.name, probability)
-    return alert.pk
+    size = settings.CYCLE_CHUNK_CELLS
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
-def deliver_alert(alert_id: int) -> None:
-    """Email the place's owner once; the outcome is stored on the alert."""
-    with transaction.atomic():
-        alert = (
-            Alert.objects.select_for_update()
-            .select_related("place__owner")
-            .filter(pk=alert_id, status=Alert.Status.PENDING)
-            .first()
-        )
-        if alert is None:
-            return
-        place = alert.place
-        start = timezone.localtime(alert.event_started_at, dt.UTC)
-        subject = f"Rain likely at {place.name} ({alert.probability:.0%})"
-        body = (
-            f"Rain is likely at {place.name} within {_horizon()} hours of "
-            f"{start:%Y-%m-%d %H:%M} UTC: probability {alert.probability:.0%} "
-            f"(your threshold {place.threshold:.0%}).\n"
-        )
+def predict_cells(cell_ids: list[int], now: dt.datetime | None = None) -> list[int]:
+    """Fetch each cell once, score every cell in one invoke, store and decide.
+
+    A cell whose weather cannot be had is logged and skipped; the others go
+    on. Idempotent: a place that already has a prediction for the hour is
+    left alone, so a duplicated or retried chunk changes nothing and alerts
+    nobody twice. Returns the ids of new alerts to deliver.
+    """
+    import numpy as np
+
+    from .ai import features
+    from .ai.predictor import ModelError, get_model, predict_rain_batch
+    from .sources import SourceError, get_source
+
+    source = get_source()
+    fetched: list[tuple[Cell, np.ndarray]] = []
+    windows = []
+    for cell in Cell.objects.filter(pk__in=cell_ids).order_by("pk"):
         try:
-            if not place.owner.email:
-                raise ValueError("the place's owner has no email address")
-            send_mail(subject, body, None, [place.owner.email])
-        except Exception as exc:  # any transport error is an outcome to store
-            alert.status, alert.detail = (
-                Alert.Status.FAILED,
-                f"{type(exc).__name__}: {exc}",
+            hours = source.recent_hours(cell.latitude, cell.longitude)
+            features.check_hours(hours)
+            n = len(hours["time"])
+            if n < features.WINDOW_HOURS:
+                raise features.FeatureError("time", f"only {n} hours")
+        except (SourceError, features.FeatureError) as exc:
+            log.warning("%s skipped: %s", cell, exc)
+            continue
+        windows.append(features.stack_windows(hours, [n - 1])[0])
+        fetched.append((cell, hours["time"][-1]))
+    if not fetched:
+        return []
+    end_times = np.array([end for _, end in fetched], dtype="datetime64[s]")
+    longitudes = np.array([cell.longitude for cell, _ in fetched])
+    try:
+        probabilities = predict_rain_batch(np.stack(windows), end_times, longitudes)
+        version = get_model().card["version"]
+    except ModelError:
+        log.exception("the rain model is unavailable; cycle chunk skipped")
+        return []
+    now = now or timezone.now()
+    alert_ids = []
+    for (cell, end), probability in zip(fetched, probabilities, strict=True):
+        valid_at = dt.datetime.fromtimestamp(int(end.astype("int64")), tz=dt.UTC)
+        alert_ids += store_and_decide(cell, valid_at, float(probability), version, now)
+    return alert_ids
+
+
+def store_and_decide(
+    cell: Cell,
+    valid_at: dt.datetime,
+    probability: float,
+    version: str,
+    now: dt.datetime,
+) -> list[int]:
+    """One cell's probability for its active places: predictions and alerts."""
+    with transaction.atomic():
+        places = list(cell.places.filter(active=True).select_for_update())
+        done = set(
+            Prediction.objects.filter(place__in=places, valid_at=valid_at).values_list(
+                "place_id", flat=True
             )
-        else:
-            alert.status, alert.sent_at = Alert.Status.SENT, timezone.now()
-        alert.save(update_fields=["status", "detail", "sent_at"])
+        )
+        todo = [place for place in places if place.pk not in done]
+        Prediction.objects.bulk_create(
+            [
+                Prediction(
+                    place=place,
+                    valid_at=valid_at,
+                    probability=probability,
+                    model_version=version,
+                )
+                for place in todo
+            ],
+            ignore_conflicts=True,
+        )
+        alert_ids = []
+        for place in todo:
+            local = now.astimezone(zoneinfo.ZoneInfo(place.timezone)).time()
+            decision = decide(
+                probability,
+                place.threshold,
+                place.rain_event_open,
+                settings.ALERT_HYSTERESIS,
+                quiet=in_quiet_hours(local, place.quiet_start, place.quiet_end),
+            )
+            if decision.event_open != place.rain_event_open:
+                place.rain_event_open = decision.event_open
+                place.save(update_fields=["rain_event_open"])
+            if decision.alert:
+                alert = record_alert(place, valid_at, probability, decision.suppressed)
+                if alert is not None and not decision.suppressed:
+                    alert_ids.append(alert.pk)
+    return alert_ids
 
 
-def _horizon() -> int:
-    from .ai.features import HORIZON_HOURS
-
-    return HORIZON_HOURS
+def record_alert(
+    place: Place, valid_at: dt.datetime, probability: float, suppressed: bool
+) -> Alert | None:
+    """The event's one alert, or None when another task recorded it first."""
+    try:
+        with transaction.atomic():
+            return Alert.objects.create(
+                place=place,
+                event_started_at=valid_at,
+                probability=probability,
+                status=Alert.Status.SUPPRESSED if suppressed else Alert.Status.PENDING,
+            )
+    except IntegrityError:
+        return None

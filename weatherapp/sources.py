@@ -1,19 +1,35 @@
-"""Weather sources: where the recent hours of a place come from.
+"""Weather sources: where the recent hours of a location come from.
 
-``ReplaySource`` is the embedded default: it replays the committed hourly
-observations (data/), optionally on a clock that runs faster than real time,
-so a demo sees rain arrive. It serves one station's weather to every place.
+Both sources have one method, ``recent_hours(latitude, longitude)``, returning
+*hours* (see ai/features.py) that end with the newest complete hour.
+
+- ``ReplaySource``, the embedded default, replays the committed observations
+  (data/), optionally on a clock faster than real time so a demo sees rain
+  arrive. It serves one station's weather to every location.
+- ``OpenMeteoSource`` asks Open-Meteo's forecast API (no key needed).
 """
 
 from __future__ import annotations
 
+import email.utils
+import http.client
+import json
+import logging
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 
 import numpy as np
 
 from .ai import dataset, features
+
+log = logging.getLogger(__name__)
+
+
+class SourceError(RuntimeError):
+    """Weather for a location could not be had (after retries)."""
+
 
 # A replay lap is shifted by whole weeks, so local time of day is unchanged.
 LAP = np.timedelta64(364 * 86400, "s")
@@ -61,26 +77,166 @@ class ReplaySource:
         return hours
 
 
+class OpenMeteoSource:
+    """Open-Meteo's forecast API: the past hours of one location per request.
+
+    Connect and read timeouts are separate; 5xx answers, 429 (honouring
+    ``Retry-After``) and network errors are retried with exponential backoff;
+    an error body ``{"error": true, "reason": ...}`` raises with its reason.
+    """
+
+    PAST_HOURS = features.WINDOW_HOURS + 2
+
+    def __init__(
+        self,
+        base_url: str,
+        connect_timeout: float = 3.05,
+        read_timeout: float = 10.0,
+        retries: int = 3,
+        backoff: float = 0.5,
+        max_wait: float = 30.0,
+        user_agent: str = "weatheralert",
+    ) -> None:
+        url = urllib.parse.urlsplit(base_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError(f"OPEN_METEO_URL {base_url!r} is not an http(s) URL")
+        self.url = url
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.max_wait = max_wait
+        self.user_agent = user_agent
+        self.requests = 0  # made by this process
+
+    def query(self, latitude: float, longitude: float) -> str:
+        params = {
+            "latitude": f"{latitude:.4f}",
+            "longitude": f"{longitude:.4f}",
+            "hourly": ",".join(features.VARIABLES),
+            "past_hours": self.PAST_HOURS,
+            "forecast_hours": 1,
+            "wind_speed_unit": "ms",
+            "timezone": "GMT",
+        }
+        path = self.url.path.rstrip("/") + "/v1/forecast"
+        return f"{path}?{urllib.parse.urlencode(params)}"
+
+    def recent_hours(
+        self, latitude: float, longitude: float, now: float | None = None
+    ) -> dict[str, np.ndarray]:
+        from .openmeteo import OpenMeteoError, parse_hourly
+
+        body = self._get_json(self.query(latitude, longitude))
+        try:
+            hours = parse_hourly(body)
+        except (OpenMeteoError, features.FeatureError) as exc:
+            raise SourceError(f"Open-Meteo: {exc}") from None
+        # Forecast hours are not observations: keep what has already happened.
+        now = time.time() if now is None else now
+        past = hours["time"] <= np.datetime64(int(now), "s")
+        return {name: values[past] for name, values in hours.items()}
+
+    def _get_json(self, target: str) -> object:
+        problem = ""
+        for attempt in range(self.retries + 1):
+            wait = self.backoff * 2**attempt
+            try:
+                status, headers, body = self._get(target)
+            except (OSError, http.client.HTTPException) as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+            else:
+                if status == 200 or (400 <= status < 500 and status != 429):
+                    return _json_body(status, body)
+                problem = f"HTTP {status}"
+                wait = max(wait, _retry_after(headers.get("Retry-After")))
+            if attempt == self.retries:
+                break
+            wait = min(wait, self.max_wait)
+            log.warning("Open-Meteo %s; retrying in %.1f s", problem, wait)
+            time.sleep(wait)
+        tries = self.retries + 1
+        raise SourceError(f"Open-Meteo unavailable after {tries} tries: {problem}")
+
+    def _get(self, target: str) -> tuple[int, http.client.HTTPMessage, bytes]:
+        kind = (
+            http.client.HTTPSConnection
+            if self.url.scheme == "https"
+            else http.client.HTTPConnection
+        )
+        conn = kind(self.url.hostname, self.url.port, timeout=self.connect_timeout)
+        try:
+            conn.connect()
+            conn.sock.settimeout(self.read_timeout)
+            headers = {"User-Agent": self.user_agent, "Accept": "application/json"}
+            conn.request("GET", target, headers=headers)
+            self.requests += 1
+            response = conn.getresponse()
+            return response.status, response.headers, response.read(MAX_BODY)
+        finally:
+            conn.close()
+
+
+MAX_BODY = 4 * 1024 * 1024
+
+
+def _json_body(status: int, body: bytes) -> object:
+    """A 200's JSON, or a 4xx's error body (which parse_hourly raises on)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise SourceError(f"Open-Meteo answered {status} with invalid JSON") from None
+    if status != 200 and not (isinstance(data, dict) and data.get("error")):
+        raise SourceError(f"Open-Meteo answered {status}")
+    return data
+
+
+def _retry_after(value: str | None) -> float:
+    """Seconds to wait from a Retry-After header (seconds or an HTTP date)."""
+    if not value:
+        return 0.0
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return max(0.0, when.timestamp() - time.time())
+
+
 _source = None
 _lock = threading.Lock()
 
 
-def get_source() -> ReplaySource:
-    """The process-wide weather source chosen by settings (loaded on first use)."""
+def get_source() -> ReplaySource | OpenMeteoSource:
+    """The process-wide weather source chosen by settings (made on first use)."""
     global _source
     if _source is None:
-        from django.conf import settings
-
         with _lock:
             if _source is None:
-                if settings.WEATHER_SOURCE != "replay":
-                    raise ValueError(
-                        f"unknown WEATHER_SOURCE {settings.WEATHER_SOURCE!r}"
-                    )
-                _source = ReplaySource(
-                    settings.WEATHER_REPLAY_PATH,
-                    speed=settings.WEATHER_REPLAY_SPEED,
-                    anchor=settings.WEATHER_REPLAY_ANCHOR,
-                    start=settings.WEATHER_REPLAY_START,
-                )
+                _source = make_source()
     return _source
+
+
+def make_source() -> ReplaySource | OpenMeteoSource:
+    from django.conf import settings
+
+    if settings.WEATHER_SOURCE == "replay":
+        return ReplaySource(
+            settings.WEATHER_REPLAY_PATH,
+            speed=settings.WEATHER_REPLAY_SPEED,
+            anchor=settings.WEATHER_REPLAY_ANCHOR,
+            start=settings.WEATHER_REPLAY_START,
+        )
+    if settings.WEATHER_SOURCE == "open-meteo":
+        return OpenMeteoSource(
+            settings.OPEN_METEO_URL,
+            connect_timeout=settings.OPEN_METEO_CONNECT_TIMEOUT,
+            read_timeout=settings.OPEN_METEO_READ_TIMEOUT,
+            retries=settings.OPEN_METEO_RETRIES,
+            backoff=settings.OPEN_METEO_BACKOFF,
+            user_agent=settings.USER_AGENT,
+        )
+    raise ValueError(f"unknown WEATHER_SOURCE {settings.WEATHER_SOURCE!r}")

@@ -1,32 +1,55 @@
-"""Thin Celery tasks: ids in, plain functions do the work (see services.py)."""
+"""Thin Celery tasks: ids in, plain functions do the work.
+
+Every task is idempotent (see services.py and delivery.py), acknowledged late
+(settings: a worker killed mid-chunk gets the chunk delivered again) and
+bounded by soft and hard time limits; arguments are JSON, results ignored.
+"""
 
 from __future__ import annotations
+
+from django.conf import settings
 
 from .celery import app
 
 
-@app.task(name="weatherapp.tasks.predict_all")
-def predict_all() -> int:
-    """Beat's cycle: one predict_place task per active place."""
-    from .models import Place
+@app.task(name="weatherapp.tasks.run_cycle")
+def run_cycle() -> int:
+    """Beat's cycle: one predict_cells task per chunk of cells."""
+    from .services import cycle_chunks
 
-    ids = list(Place.objects.filter(active=True).values_list("id", flat=True))
-    for place_id in ids:
-        predict_place.delay(place_id)
-    return len(ids)
+    chunks = cycle_chunks()
+    for cell_ids in chunks:
+        predict_cells.delay(cell_ids)
+    return len(chunks)
 
 
-@app.task(name="weatherapp.tasks.predict_place")
-def predict_place(place_id: int) -> None:
-    from . import services
+@app.task(name="weatherapp.tasks.predict_cells", soft_time_limit=240, time_limit=300)
+def predict_cells(cell_ids: list[int]) -> None:
+    from .services import predict_cells as predict
 
-    alert_id = services.predict_place(place_id)
-    if alert_id is not None:
+    for alert_id in predict(cell_ids):
         deliver_alert.delay(alert_id)
 
 
 @app.task(name="weatherapp.tasks.deliver_alert")
 def deliver_alert(alert_id: int) -> None:
-    from . import services
+    """Fan an alert out to its place's channels."""
+    from .delivery import channels
+    from .models import Alert
 
-    services.deliver_alert(alert_id)
+    alert = Alert.objects.select_related("place").filter(pk=alert_id).first()
+    if alert is None:
+        return
+    for channel in channels(alert.place):
+        deliver.delay(alert_id, channel)
+
+
+@app.task(name="weatherapp.tasks.deliver", bind=True, max_retries=None)
+def deliver(self, alert_id: int, channel: str) -> None:
+    from .delivery import deliver as attempt
+
+    final = self.request.retries >= settings.WEBHOOK_RETRIES
+    result = attempt(alert_id, channel, final=final)
+    if result is not None and result.retry and not final:
+        backoff = settings.WEBHOOK_BACKOFF * 2**self.request.retries
+        raise self.retry(countdown=backoff)
