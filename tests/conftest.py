@@ -31,8 +31,8 @@ def hours() -> dict[str, np.ndarray]:
 
 
 @pytest.fixture(scope="session")
-def rainy_hour(hours) -> str:
-    """The first hour of the committed data at which the model says p >= 0.6."""
+def scored_windows(hours) -> tuple[np.ndarray, np.ndarray]:
+    """Every window end of the committed data and the model's p there."""
     from weatherapp.ai import features
     from weatherapp.ai.predictor import RainModel
 
@@ -40,8 +40,33 @@ def rainy_hour(hours) -> str:
     x = features.features(
         features.stack_windows(hours, ends), hours["time"][ends], LONGITUDE
     )
-    p = RainModel().predict(x)
+    return ends, RainModel().predict(x)
+
+
+@pytest.fixture(scope="session")
+def rainy_hour(hours, scored_windows) -> str:
+    """The first hour of the committed data at which the model says p >= 0.6."""
+    ends, p = scored_windows
     return str(hours["time"][ends[np.argmax(p >= 0.6)]])
+
+
+@pytest.fixture
+def weather_server(hours, scored_windows):
+    """Open-Meteo on loopback: "rainy" hours score >= 0.7, "dry" ones the least."""
+    from weatherapp.ai import features
+
+    from .weather_server import WeatherServer
+
+    ends, p = scored_windows
+    # Ends with 30 consecutive hours before them, enough for past_hours.
+    p = np.where(np.isin(ends, features.window_ends(hours["time"], 30)), p, np.nan)
+    server = WeatherServer(
+        hours,
+        rainy_end=int(ends[np.argmax(np.nan_to_num(p) >= 0.7)]),
+        dry_end=int(ends[np.nanargmin(p)]),
+    )
+    yield server
+    server.close()
 
 
 def open_meteo_body(hours: dict[str, np.ndarray], end: int, n: int = 24) -> dict:
@@ -203,3 +228,26 @@ def _plain_http(request):
     """Production settings redirect http to https; the test client speaks http."""
     if "settings" in request.fixturenames or "client" in request.fixturenames:
         request.getfixturevalue("settings").SECURE_SSL_REDIRECT = False
+
+
+@pytest.fixture
+def webhook_receiver():
+    from .webhook_server import WebhookReceiver
+
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture
+def open_meteo(settings, weather_server):
+    """This process's weather source is the loopback Open-Meteo."""
+    from weatherapp import sources
+
+    settings.WEATHER_SOURCE = "open-meteo"
+    settings.OPEN_METEO_URL = weather_server.url
+    settings.OPEN_METEO_BACKOFF = 0.01
+    settings.OPEN_METEO_RETRIES = 1
+    sources._source = None
+    yield weather_server
+    sources._source = None

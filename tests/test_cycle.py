@@ -1,0 +1,145 @@
+"""The cycle in-process: cells, one fetch each, one batched invoke, decisions."""
+
+import datetime as dt
+
+import numpy as np
+import pytest
+from django.contrib.auth.models import User
+
+from weatherapp import services
+from weatherapp.models import Alert, Cell, Place, Prediction
+
+pytestmark = pytest.mark.django_db
+
+HOUR = np.timedelta64(3600, "s")
+# 12:00 UTC is 07:00 in New York: outside the quiet hours used below.
+DAYTIME = dt.datetime(2026, 11, 28, 12, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def owner():
+    return User.objects.create_user("ann", "ann@example.com", "pw")
+
+
+def make_place(owner, name="Home", lat=36.1, lon=-79.95, **fields):
+    return Place.objects.create(
+        owner=owner, name=name, latitude=lat, longitude=lon, **fields
+    )
+
+
+def cycle(now=DAYTIME) -> list[int]:
+    alert_ids = []
+    for chunk in services.cycle_chunks():
+        alert_ids += services.predict_cells(chunk, now=now)
+    return alert_ids
+
+
+def test_one_fetch_per_cell_however_many_places(open_meteo, owner):
+    rng = np.random.default_rng(0)
+    centres = [(36.1, -79.9), (36.2, -79.9), (36.1, -79.8)]
+    for i in range(60):
+        lat, lon = centres[i % 3]
+        # Within 0.04° of a centre: the same 0.1° cell.
+        make_place(
+            owner,
+            f"p{i}",
+            lat + rng.uniform(-0.04, 0.04),
+            lon + rng.uniform(-0.04, 0.04),
+        )
+    assert Cell.objects.count() == 3
+    cycle()
+    assert len(open_meteo.requests) == 3
+    assert Prediction.objects.count() == 60
+    # One request per cell centre.
+    asked = {(r["latitude"], r["longitude"]) for r in open_meteo.requests}
+    assert asked == {(f"{lat:.4f}", f"{lon:.4f}") for lat, lon in centres}
+
+
+def test_inactive_places_and_their_cells_are_not_fetched(open_meteo, owner):
+    make_place(owner, "off", 10.0, 10.0, active=False)
+    make_place(owner, "on")
+    cycle()
+    assert len(open_meteo.requests) == 1
+    assert Prediction.objects.get().place.name == "on"
+
+
+def test_chunks(settings, owner):
+    settings.CYCLE_CHUNK_CELLS = 2
+    for i in range(5):
+        make_place(owner, f"p{i}", 10 + i, 10)
+    chunks = services.cycle_chunks()
+    assert [len(c) for c in chunks] == [2, 2, 1]
+    assert sorted(sum(chunks, [])) == sorted(Cell.objects.values_list("pk", flat=True))
+
+
+def test_one_alert_per_rain_event(open_meteo, owner):
+    place = make_place(owner, threshold=0.5)
+    open_meteo.default = "rainy"
+    first = cycle()
+    assert len(first) == 1
+    alert = Alert.objects.get()
+    assert alert.status == Alert.Status.PENDING
+    assert alert.event_started_at == Prediction.objects.get().valid_at
+
+    # The same hour again (a duplicate cycle): nothing new.
+    assert cycle() == []
+    assert Prediction.objects.count() == 1
+
+    # Still raining an hour later: the event stays open, no second alert.
+    open_meteo.end += HOUR
+    assert cycle() == []
+    place.refresh_from_db()
+    assert place.rain_event_open
+
+    # Dry: the event closes. Rain again: a new event, a new alert.
+    open_meteo.end += HOUR
+    open_meteo.default = "dry"
+    cycle()
+    place.refresh_from_db()
+    assert not place.rain_event_open
+    open_meteo.end += HOUR
+    open_meteo.default = "rainy"
+    assert len(cycle()) == 1
+    assert Alert.objects.count() == 2
+    assert Prediction.objects.count() == 4
+
+
+def test_quiet_hours_suppress_and_never_burst_later(open_meteo, owner):
+    make_place(
+        owner,
+        timezone="America/New_York",
+        quiet_start=dt.time(22),
+        quiet_end=dt.time(7),
+    )
+    open_meteo.default = "rainy"
+    night = dt.datetime(2026, 11, 28, 4, tzinfo=dt.UTC)  # 23:00 in New York
+    assert cycle(now=night) == []
+    assert Alert.objects.get().status == Alert.Status.SUPPRESSED
+    # Morning, still raining: the event is the same one, nothing is sent.
+    open_meteo.end += HOUR
+    assert cycle(now=DAYTIME) == []
+    assert Alert.objects.count() == 1
+
+
+def test_a_failing_cell_does_not_stop_the_others(open_meteo, owner):
+    make_place(owner, "bad", 50.0, 10.0)
+    make_place(owner, "good", 36.1, -79.95)
+    open_meteo.set(50.0, 10.0, "error")
+    cycle()
+    assert list(Prediction.objects.values_list("place__name", flat=True)) == ["good"]
+
+
+def test_retried_cell_then_success(open_meteo, owner):
+    make_place(owner)
+    open_meteo.fail_next(36.1, -80.0, "500")
+    cycle()
+    assert Prediction.objects.count() == 1
+    assert len(open_meteo.requests) == 2
+
+
+def test_places_in_one_cell_share_one_probability(open_meteo, owner):
+    make_place(owner, "a", 36.11, -79.91)
+    make_place(owner, "b", 36.14, -79.94)
+    cycle()
+    assert len(set(Prediction.objects.values_list("probability", flat=True))) == 1
+
