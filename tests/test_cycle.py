@@ -142,4 +142,3 @@ def test_places_in_one_cell_share_one_probability(open_meteo, owner):
     make_place(owner, "b", 36.14, -79.94)
     cycle()
     assert len(set(Prediction.objects.values_list("probability", flat=True))) == 1
-
