@@ -11,7 +11,7 @@ from django.core import mail
 
 from weatherapp import delivery
 from weatherapp.delivery import Refused, public_address
-from weatherapp.models import Alert, Delivery, Place
+from weatherapp.models import Alert, Place
 
 pytestmark = pytest.mark.django_db
 
