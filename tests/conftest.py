@@ -223,13 +223,6 @@ def redis_url() -> str:
     return REDIS_URL
 
 
-@pytest.fixture(autouse=True)
-def _plain_http(request):
-    """Production settings redirect http to https; the test client speaks http."""
-    if "settings" in request.fixturenames or "client" in request.fixturenames:
-        request.getfixturevalue("settings").SECURE_SSL_REDIRECT = False
-
-
 @pytest.fixture
 def webhook_receiver():
     from .webhook_server import WebhookReceiver
