@@ -36,20 +36,32 @@ def read_procfile(path: Path) -> dict[str, str]:
     return lines
 
 
-def rainy_start(speed: float, lead_seconds: float) -> str:
-    """An hour of the replay data ``lead_seconds`` of demo time before rain
-    begins after a dry spell, so the demo shows the probability rising."""
+def rainy_start(speed: float, lead_seconds: float, threshold: float) -> str:
+    """An hour of the replay data ``lead_seconds`` of demo time before the
+    model's probability first climbs from below ``threshold`` to well above
+    it, so the demo shows the probability rising and an alert going out."""
     import numpy as np
 
+    from weatherapp.ai import features
+    from weatherapp.ai.predictor import RainModel
     from weatherapp.sources import ReplaySource
 
     source = ReplaySource(settings.WEATHER_REPLAY_PATH)
-    rain = source.hours["precipitation"] >= 0.1
+    hours, ends = source.hours, source.ends
+    x = features.features(
+        features.stack_windows(hours, ends),
+        hours["time"][ends],
+        DEMO_PLACE["longitude"],
+    )
+    p = RainModel(settings.MODEL_PATH).predict(x)
     lead = max(1, round(lead_seconds * speed / 3600))
-    for k, end in enumerate(source.ends):
-        if k >= lead and rain[end] and not rain[end - 24 : end].any():
-            return str(source.hours["time"][source.ends[k - lead]])
-    return str(np.datetime_as_string(source.hours["time"][source.ends[0]]))
+    for k in range(lead, len(ends)):
+        if p[k] >= threshold + 0.1 and (p[k - lead : k] < threshold - 0.2).all():
+            return str(hours["time"][ends[k - lead]])
+    return str(np.datetime_as_string(hours["time"][ends[0]]))
+
+
+DEMO_PLACE = {"latitude": 36.1, "longitude": -79.95, "threshold": 0.5}
 
 
 class Command(BaseCommand):
@@ -90,7 +102,7 @@ class Command(BaseCommand):
         place, _ = Place.objects.get_or_create(
             owner=user,
             name="Greensboro, NC",
-            defaults={"latitude": 36.1, "longitude": -79.95, "threshold": 0.5},
+            defaults=DEMO_PLACE,
         )
 
         env = {
@@ -104,7 +116,9 @@ class Command(BaseCommand):
             "PYTHONUNBUFFERED": "1",
             "WEATHER_REPLAY_SPEED": str(speed),
             "WEATHER_REPLAY_ANCHOR": str(time.time()),
-            "WEATHER_REPLAY_START": rainy_start(speed, lead_seconds=90),
+            "WEATHER_REPLAY_START": rainy_start(
+                speed, lead_seconds=90, threshold=place.threshold
+            ),
             "PREDICTION_INTERVAL_SECONDS": str(interval),
             "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
         }
