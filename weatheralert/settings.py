@@ -147,6 +147,24 @@ DEFAULT_FROM_EMAIL = os.environ.get(
     "DEFAULT_FROM_EMAIL", "weatheralert <alerts@localhost>"
 )
 
+# The cache holds rate-limit counters: Redis when REDIS_URL is set (shared by
+# every dyno), else this process's memory.
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+        if os.environ.get("REDIS_URL")
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+# "N/S": N per S seconds. Predictions per client address; failed logins per
+# address and per username.
+PREDICT_RATE_LIMIT = os.environ.get("PREDICT_RATE_LIMIT", "120/60")
+LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "5/300")
+
 # Celery: Redis when REDIS_URL is set, else kombu's filesystem transport, which
 # runs a real worker and beat with no server at all.
 REDIS_URL = os.environ.get("REDIS_URL", "")

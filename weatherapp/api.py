@@ -1,7 +1,14 @@
-"""The JSON API: every failure is a JSON error naming the problem, never a 500."""
+"""The JSON API (described by openapi.py): every failure is a JSON error naming
+the problem, never a 500.
+
+- ``POST /api/v1/predict`` is public, rate-limited per client address.
+- ``/api/v1/places...`` and ``/api/v1/alerts`` serve one person's own data to
+  ``Authorization: Bearer <token>``; anyone else's ids are 404.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -10,10 +17,11 @@ import sys
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET
 
-from .ai import card_path
+from . import ratelimit
+from .models import Alert, ApiToken, Place
 
 log = logging.getLogger(__name__)
 
@@ -25,12 +33,33 @@ def error(status: int, message: str, field: str | None = None) -> JsonResponse:
     return JsonResponse(body, status=status)
 
 
+def only(*methods: str):
+    """Answer other methods with a JSON 405 naming the allowed ones."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if request.method not in methods:
+                response = error(405, f"use {' or '.join(methods)}", "method")
+                response["Allow"] = ", ".join(methods)
+                return response
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
 @csrf_exempt
+@only("POST")
 def predict(request: HttpRequest) -> JsonResponse:
     """POST an Open-Meteo hourly response; get P(rain within the horizon)."""
-    if request.method != "POST":
-        response = error(405, "use POST with an Open-Meteo JSON body")
-        response["Allow"] = "POST"
+    verdict = ratelimit.hit(
+        "predict", ratelimit.client_ip(request), settings.PREDICT_RATE_LIMIT
+    )
+    if not verdict.allowed:
+        response = error(429, "too many requests; slow down", "rate")
+        response["Retry-After"] = str(verdict.retry_after)
         return response
     if request.content_type != "application/json":
         return error(415, "Content-Type must be application/json", "Content-Type")
@@ -43,6 +72,8 @@ def predict(request: HttpRequest) -> JsonResponse:
         body = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except UnicodeDecodeError:
         return error(400, "body is not UTF-8", "body")
+    except RecursionError:
+        return error(400, "malformed JSON: nested too deeply", "body")
     except ValueError as exc:
         return error(400, f"malformed JSON: {exc}", "body")
 
@@ -68,7 +99,7 @@ def predict(request: HttpRequest) -> JsonResponse:
         return error(400, exc.message, f"hourly.{exc.field}" if hourly else exc.field)
     except ModelError as exc:
         log.error("prediction unavailable: %s", exc)
-        return error(503, "the rain model is unavailable")
+        return error(503, f"the rain model is unavailable: {exc}")
     return JsonResponse(
         {
             "probability": round(probability, 4),
@@ -84,23 +115,163 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not valid JSON")
 
 
-@require_GET
+@only("GET")
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Process up and model files readable, without loading the interpreter."""
-    path = settings.MODEL_PATH
-    problems = [
-        f"{p} is not readable"
-        for p in (path, card_path(path))
-        if not (os.path.isfile(p) and os.access(p, os.R_OK))
-    ]
+    """Process up and the model files intact, without loading the interpreter."""
+    from .health import model_problems
+
+    problems = model_problems(settings.MODEL_PATH)
     # Only look at the model if this process already imported the predictor.
     predictor = sys.modules.get("weatherapp.ai.predictor")
     model = predictor.loaded_model() if predictor else None
     body = {
         "status": "degraded" if problems else "ok",
-        "model_file": os.path.basename(path),
+        "model_file": os.path.basename(settings.MODEL_PATH),
         "model_loaded": bool(model and model.loaded),
     }
     if problems:
         body["problems"] = problems
     return JsonResponse(body, status=503 if problems else 200)
+
+
+@only("GET")
+def openapi(request: HttpRequest) -> JsonResponse:
+    from .openapi import document
+
+    return JsonResponse(document())
+
+
+# -- a person's own data, by token --------------------------------------------
+
+
+def token_owner(request: HttpRequest):
+    """The user whose API token authorizes ``request``, or None."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.startswith(ApiToken.PREFIX):
+        return None
+    row = (
+        ApiToken.objects.select_related("owner")
+        .filter(key_hash=ApiToken.digest(token.strip()))
+        .first()
+    )
+    if row is None or not row.owner.is_active:
+        return None
+    ApiToken.objects.filter(pk=row.pk).update(last_used_at=timezone.now())
+    return row.owner
+
+
+def with_token(view):
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        owner = token_owner(request)
+        if owner is None:
+            response = error(
+                401, "send Authorization: Bearer <your API token>", "token"
+            )
+            response["WWW-Authenticate"] = 'Bearer realm="weatheralert"'
+            return response
+        return view(request, owner, *args, **kwargs)
+
+    return wrapper
+
+
+def place_json(place: Place) -> dict:
+    latest = place.latest_prediction()
+    return {
+        "id": place.pk,
+        "name": place.name,
+        "latitude": place.latitude,
+        "longitude": place.longitude,
+        "timezone": place.timezone,
+        "threshold": place.threshold,
+        "quiet_start": place.quiet_start.isoformat() if place.quiet_start else None,
+        "quiet_end": place.quiet_end.isoformat() if place.quiet_end else None,
+        "email_enabled": place.email_enabled,
+        "webhook_url": place.webhook_url or None,
+        "active": place.active,
+        "rain_event_open": place.rain_event_open,
+        "latest": (
+            {"probability": latest.probability, "valid_at": latest.valid_at.isoformat()}
+            if latest
+            else None
+        ),
+    }
+
+
+@only("GET")
+@with_token
+def places(request: HttpRequest, owner) -> JsonResponse:
+    return JsonResponse({"places": [place_json(p) for p in owner.places.all()]})
+
+
+def own_place(owner, place_id: int) -> Place | None:
+    return Place.objects.filter(pk=place_id, owner=owner).first()
+
+
+@only("GET")
+@with_token
+def place_detail(request: HttpRequest, owner, place_id: int) -> JsonResponse:
+    place = own_place(owner, place_id)
+    if place is None:
+        return error(404, f"you have no place {place_id}", "place_id")
+    return JsonResponse(place_json(place))
+
+
+@only("GET")
+@with_token
+def place_predictions(request: HttpRequest, owner, place_id: int) -> JsonResponse:
+    place = own_place(owner, place_id)
+    if place is None:
+        return error(404, f"you have no place {place_id}", "place_id")
+    raw = request.GET.get("limit", "24")
+    if not raw.isdigit() or not 1 <= int(raw) <= 500:
+        return error(400, "limit must be a whole number from 1 to 500", "limit")
+    rows = place.predictions.all()[: int(raw)]
+    return JsonResponse(
+        {
+            "place_id": place.pk,
+            "predictions": [
+                {
+                    "valid_at": p.valid_at.isoformat(),
+                    "probability": p.probability,
+                    "model_version": p.model_version,
+                }
+                for p in rows
+            ],
+        }
+    )
+
+
+@only("GET")
+@with_token
+def alerts(request: HttpRequest, owner) -> JsonResponse:
+    rows = (
+        Alert.objects.filter(place__owner=owner)
+        .select_related("place")
+        .prefetch_related("deliveries")[:200]
+    )
+    return JsonResponse(
+        {
+            "alerts": [
+                {
+                    "id": a.pk,
+                    "place_id": a.place_id,
+                    "event_started_at": a.event_started_at.isoformat(),
+                    "probability": a.probability,
+                    "status": a.status,
+                    "deliveries": [
+                        {
+                            "channel": d.channel,
+                            "attempt": d.attempt,
+                            "outcome": d.outcome,
+                            "detail": d.detail,
+                            "at": d.created_at.isoformat(),
+                        }
+                        for d in a.deliveries.all()
+                    ],
+                }
+                for a in rows
+            ]
+        }
+    )

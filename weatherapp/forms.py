@@ -1,9 +1,11 @@
 import zoneinfo
 
 from django import forms
-from django.contrib.auth.forms import UserCreationForm
+from django.conf import settings
+from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.contrib.auth.models import User
 
+from . import ratelimit
 from .delivery import Refused, check_webhook_url, public_address
 from .models import Place
 
@@ -67,3 +69,32 @@ class PlaceForm(forms.ModelForm):
             except Refused as exc:
                 raise forms.ValidationError(str(exc)) from None
         return url
+
+
+class RateLimitedAuthenticationForm(AuthenticationForm):
+    """Log-in that refuses, for a while, after too many failures from one
+    address or for one username (password guessing)."""
+
+    throttled = False
+
+    def clean(self):
+        keys = [
+            ("login-ip", ratelimit.client_ip(self.request)),
+            ("login-user", (self.data.get("username") or "").lower()[:150]),
+        ]
+        limit = settings.LOGIN_RATE_LIMIT
+        for scope, key in keys:
+            verdict = ratelimit.peek(scope, key, limit)
+            if not verdict.allowed:
+                self.throttled = True
+                minutes = -(-verdict.retry_after // 60)
+                raise forms.ValidationError(
+                    f"Too many failed log-ins. Try again in {minutes} minutes.",
+                    code="throttled",
+                )
+        try:
+            return super().clean()
+        except forms.ValidationError:
+            for scope, key in keys:
+                ratelimit.hit(scope, key, limit)
+            raise

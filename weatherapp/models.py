@@ -1,3 +1,4 @@
+import hashlib
 import secrets
 import zoneinfo
 
@@ -207,3 +208,36 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} #{self.attempt}: {self.outcome}"
+
+
+class ApiToken(models.Model):
+    """A person's key to the JSON API. Only its SHA-256 is stored; the token
+    itself is shown once, when it is made."""
+
+    PREFIX = "wa_"
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100, default="API token")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.owner}: {self.name}"
+
+    @staticmethod
+    def digest(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, owner, name: str = "API token") -> tuple["ApiToken", str]:
+        """A new token for ``owner``: (the row, the token to show once)."""
+        token = cls.PREFIX + secrets.token_urlsafe(32)
+        return cls.objects.create(
+            owner=owner, name=name, key_hash=cls.digest(token)
+        ), token

@@ -4,6 +4,7 @@ other id is a 404, so even the existence of someone else's place is private."""
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
 from django.core import signing
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
@@ -13,8 +14,18 @@ from django.views.decorators.http import require_http_methods
 
 from .charts import probability_chart
 from .delivery import read_unsubscribe_token
-from .forms import PlaceForm, SignUpForm
+from .forms import PlaceForm, RateLimitedAuthenticationForm, SignUpForm
 from .models import Alert, Delivery, Place
+
+
+class RateLimitedLoginView(LoginView):
+    authentication_form = RateLimitedAuthenticationForm
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if form.throttled:
+            response.status_code = 429
+        return response
 
 
 @require_http_methods(["GET", "POST"])
@@ -115,3 +126,26 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         done = True
     context = {"place": place, "done": done}
     return render(request, "weatherapp/unsubscribe.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def api_token(request: HttpRequest) -> HttpResponse:
+    """Make (POST) or revoke (POST revoke=<id>) the person's API tokens."""
+    from .models import ApiToken
+
+    new_token = None
+    if request.method == "POST":
+        revoke = request.POST.get("revoke", "")
+        if revoke:
+            if not revoke.isdigit():
+                return HttpResponse("revoke must be a token id", status=400)
+            get_object_or_404(ApiToken, pk=int(revoke), owner=request.user).delete()
+            messages.success(request, "Token revoked.")
+            return redirect("api-token")
+        name = (request.POST.get("name") or "API token").strip()[:100] or "API token"
+        _, new_token = ApiToken.issue(request.user, name)
+    tokens = request.user.api_tokens.all()
+    return render(
+        request, "weatherapp/api_token.html", {"tokens": tokens, "new_token": new_token}
+    )

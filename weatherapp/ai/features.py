@@ -21,24 +21,12 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from .variables import PRESSURE_ALIASES, VARIABLES  # noqa: F401 (re-exported)
+
 WINDOW_HOURS = 24
 HORIZON_HOURS = 3
 RAIN_MM = 0.1  # measurable precipitation
 
-# The order of the model's input window (axis 2 of a window stack).
-VARIABLES = (
-    "temperature_2m",
-    "relative_humidity_2m",
-    "dew_point_2m",
-    "surface_pressure",
-    "cloud_cover",
-    "wind_speed_10m",
-    "wind_direction_10m",
-    "precipitation",
-)
-# Features only use the pressure tendency, which is the same at station level
-# and at sea level, so either variable will do.
-PRESSURE_ALIASES = ("surface_pressure", "pressure_msl")
 
 # Physical range of each variable (SI units as in the canonical CSV): values
 # outside are errors in the input, not weather.

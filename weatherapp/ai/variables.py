@@ -1,0 +1,17 @@
+"""The model's input variables (Open-Meteo's hourly names), numpy-free so that
+code describing the API does not load numpy."""
+
+# The order of the model's input window (axis 2 of a window stack).
+VARIABLES = (
+    "temperature_2m",
+    "relative_humidity_2m",
+    "dew_point_2m",
+    "surface_pressure",
+    "cloud_cover",
+    "wind_speed_10m",
+    "wind_direction_10m",
+    "precipitation",
+)
+# Features only use the pressure tendency, which is the same at station level
+# and at sea level, so either variable will do.
+PRESSURE_ALIASES = ("surface_pressure", "pressure_msl")

@@ -1,0 +1,66 @@
+"""Is the model deployable? Shared by /healthz, `manage.py check` and startup.
+
+The cheap checks (files readable, card valid, sha256 as the card says) never
+load the interpreter; ``deep=True`` also loads it and checks its tensors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from django.core import checks
+
+from .ai import card_path
+
+
+def model_problems(model_path: str | Path, deep: bool = False) -> list[str]:
+    model_path = Path(model_path)
+    card = card_path(model_path)
+    problems = [
+        f"{p.name} is missing or unreadable"
+        for p in (model_path, card)
+        if not (p.is_file() and _readable(p))
+    ]
+    if problems:
+        return problems
+    try:
+        data = json.loads(card.read_text(encoding="utf-8"))
+        expected = data["model_sha256"]
+    except (ValueError, KeyError, TypeError) as exc:
+        return [f"{card.name} is not a model card ({type(exc).__name__})"]
+    if hashlib.sha256(model_path.read_bytes()).hexdigest() != expected:
+        return [f"{model_path.name} does not match its model card (sha256 differs)"]
+    if deep:
+        from .ai.predictor import ModelError, RainModel
+
+        try:
+            model = RainModel(model_path)
+            model.predict([[0.0] * len(model.mean)])
+        except (ModelError, ValueError) as exc:
+            return [str(exc)]
+    return []
+
+
+def _readable(path: Path) -> bool:
+    try:
+        with open(path, "rb"):
+            return True
+    except OSError:
+        return False
+
+
+@checks.register(checks.Tags.compatibility)
+def check_model(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    """`python manage.py check` loads the model and reports what is wrong."""
+    from django.conf import settings
+
+    return [
+        checks.Error(
+            problem,
+            hint="Restore the file from models/ or set MODEL_PATH.",
+            id="weatherapp.E001",
+        )
+        for problem in model_problems(settings.MODEL_PATH, deep=True)
+    ]
