@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Local state of the embedded defaults: SQLite file, broker folders, beat schedule.
@@ -35,9 +36,11 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 DEBUG = env_bool("DEBUG")
 # Heroku sets DYNO; there a missing secret key must stop the app, not default.
-SECRET_KEY = os.environ.get("SECRET_KEY") or (
-    "insecure-development-key" if "DYNO" not in os.environ else None
-)
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not SECRET_KEY:
+    if "DYNO" in os.environ:
+        raise ImproperlyConfigured("set the SECRET_KEY config var")
+    SECRET_KEY = "insecure-development-key-only-for-local-runs"
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],.herokuapp.com")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from django.core import checks
@@ -33,13 +35,37 @@ def model_problems(model_path: str | Path, deep: bool = False) -> list[str]:
     if hashlib.sha256(model_path.read_bytes()).hexdigest() != expected:
         return [f"{model_path.name} does not match its model card (sha256 differs)"]
     if deep:
-        from .ai.predictor import ModelError, RainModel
+        return interpreter_problems(model_path)
+    return []
 
-        try:
-            model = RainModel(model_path)
-            model.predict([[0.0] * len(model.mean)])
-        except (ModelError, ValueError) as exc:
-            return [str(exc)]
+
+PROBE = """
+import sys
+from weatherapp.ai.predictor import ModelError, RainModel
+try:
+    model = RainModel(sys.argv[1])
+    model.predict([[0.0] * len(model.mean)])
+except ModelError as exc:
+    sys.exit(str(exc))
+"""
+
+
+def interpreter_problems(model_path: Path) -> list[str]:
+    """Load and run the model in a child process: tflite-runtime can crash
+    (not raise) on a malformed model, and must not take this process along."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(model_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    if done.returncode < 0:
+        signal = -done.returncode
+        return [f"tflite-runtime crashed loading {model_path.name} (signal {signal})"]
+    if done.returncode:
+        lines = done.stderr.strip().splitlines() or ["no output"]
+        return [lines[-1]]
     return []
 
 

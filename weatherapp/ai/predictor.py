@@ -66,9 +66,16 @@ class RainModel:
         return self._interpreter is not None
 
     def _load(self) -> None:
-        # Called with the lock held.
+        # Called with the lock held. tflite-runtime can crash the process on a
+        # malformed flatbuffer, so only bytes the card vouches for reach it.
         try:
-            interpreter = interpreter_class()(model_path=str(self.path), num_threads=1)
+            content = self.path.read_bytes()
+        except OSError as exc:
+            raise ModelError(f"cannot load {self.path}: {exc}") from None
+        if hashlib.sha256(content).hexdigest() != self.card.get("model_sha256"):
+            raise ModelError(f"{self.path.name} does not match its model card")
+        try:
+            interpreter = interpreter_class()(model_content=content, num_threads=1)
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"cannot load {self.path}: {exc}") from None
         self._input = interpreter.get_input_details()[0]
