@@ -194,3 +194,14 @@ def test_healthz_does_not_load_the_model(client):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
+
+
+@pytest.mark.parametrize("where", ["cloud_cover", "time"])
+def test_integers_beyond_float_range_are_a_400(client, body, where):
+    """Found by the fuzzer: JSON integers are unbounded (10**400 was a 500)."""
+    if where == "time":
+        body["hourly_units"]["time"] = "unixtime"
+    body["hourly"][where][3] = 10**400
+    response = post(client, body)
+    assert response.status_code == 400
+    assert response.json()["field"] == f"hourly.{where}"

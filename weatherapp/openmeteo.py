@@ -110,7 +110,7 @@ def parse_hourly(
         if allow_missing:
             values = [math.nan if v is None else v for v in values]
         for i, v in enumerate(values):
-            if not _is_number(v) or not (math.isfinite(v) or allow_missing):
+            if not _is_number(v) or not (_finite(v) or allow_missing):
                 raise FeatureError(
                     f"hourly.{name}", f"value {i} is not a finite number"
                 )
@@ -126,9 +126,17 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _finite(value: int | float) -> bool:
+    """JSON integers are unbounded: 10**400 is no float (found by fuzzing)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _times(raw: list, unit: Any) -> np.ndarray:
     if unit == "unixtime" or all(_is_number(t) for t in raw):
-        if not all(_is_number(t) and math.isfinite(t) for t in raw):
+        if not all(_is_number(t) and _finite(t) for t in raw):
             raise FeatureError("hourly.time", "unixtime values must be numbers")
         seconds = np.asarray(raw, dtype=np.float64)
         if np.any(np.abs(seconds) > 2**40):
