@@ -121,12 +121,14 @@ def test_quiet_hours_suppress_and_never_burst_later(open_meteo, owner):
     assert Alert.objects.count() == 1
 
 
-def test_a_failing_cell_does_not_stop_the_others(open_meteo, owner):
+@pytest.mark.parametrize("fault", ["error", "500", "truncated", "unequal", "missing"])
+def test_a_failing_cell_does_not_stop_the_others(open_meteo, owner, fault, caplog):
     make_place(owner, "bad", 50.0, 10.0)
     make_place(owner, "good", 36.1, -79.95)
-    open_meteo.set(50.0, 10.0, "error")
+    open_meteo.set(50.0, 10.0, fault)
     cycle()
     assert list(Prediction.objects.values_list("place__name", flat=True)) == ["good"]
+    assert "cell 50.00,10.00 skipped" in caplog.text
 
 
 def test_retried_cell_then_success(open_meteo, owner):

@@ -165,3 +165,39 @@ def test_ssrf_guard_allows_a_public_address():
 def test_bad_webhook_urls(url):
     with pytest.raises(Refused):
         delivery.check_webhook_url(url)
+
+
+def test_a_dns_answer_that_changes_after_the_check_is_not_followed(
+    alert, webhook_receiver, monkeypatch
+):
+    """DNS rebinding: the first answer is public, later ones point at
+    loopback. The request must go to the address that was checked."""
+    import socket
+
+    port = int(webhook_receiver.url.split(":")[2].split("/")[0])
+    real = socket.getaddrinfo
+    answers = iter(["93.184.215.14"])
+
+    def rebinding(host, *args, **kwargs):
+        if host == "hooks.example.com":
+            address = next(answers, "127.0.0.1")
+            return real(address, *args, **kwargs)
+        return real(host, *args, **kwargs)
+
+    connected = []
+    real_create = socket.create_connection
+
+    def recording(address, *args, **kwargs):
+        connected.append(address[0])
+        raise OSError("offline test network")
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    monkeypatch.setattr(socket, "create_connection", recording)
+    Place.objects.filter(pk=alert.place_id).update(
+        webhook_url=f"http://hooks.example.com:{port}/hooks/rain"
+    )
+    result = delivery.deliver(alert.pk, "webhook")
+    monkeypatch.setattr(socket, "create_connection", real_create)
+    assert connected == ["93.184.215.14"]
+    assert result.outcome == "failed"
+    assert webhook_receiver.received == []

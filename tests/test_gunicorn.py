@@ -71,3 +71,23 @@ def test_seed_web_line_serves_health_and_predictions(web, hours):
     status, body = request(port, "POST", "/api/v1/predict", b"{broken")
     assert status == 400 and b"malformed JSON" in body
     assert "Traceback" not in process.output()
+
+
+def test_concurrent_predictions_equal_serial_ones(web, hours, scored_windows):
+    """Many clients at once through gunicorn's threads: the lock-guarded
+    interpreter gives each exactly what a lone request gets."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    port, _ = web
+    ends, _ = scored_windows
+    bodies = [json.dumps(open_meteo_body(hours, int(e))) for e in ends[::300][:24]]
+
+    def ask(body):
+        status, answer = request(port, "POST", "/api/v1/predict", body)
+        assert status == 200, answer
+        return json.loads(answer)["probability"]
+
+    serial = [ask(b) for b in bodies]
+    with ThreadPoolExecutor(12) as pool:
+        for _ in range(3):
+            assert list(pool.map(ask, bodies)) == serial

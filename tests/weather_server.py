@@ -3,8 +3,9 @@
 It answers ``GET /v1/forecast`` in Open-Meteo's exact shape with windows of
 the committed observations, relabelled so that the newest hour is ``end``.
 Each cell's weather (``"rainy"``, ``"dry"``) or fault (``"error"``: an error
-body, ``"500"``, ``"429"``, ``"slow"``) is set per (latitude, longitude) by
-the test; every request is recorded.
+body, ``"500"``, ``"429"``, ``"slow"``, ``"truncated"`` JSON, ``"unequal"``
+arrays, a ``"missing"`` variable) is set per (latitude, longitude) by the
+test; every request is recorded.
 """
 
 from __future__ import annotations
@@ -131,6 +132,13 @@ class WeatherServer:
         if fault == "truncated":
             body = json.dumps(self.body("rainy", 26)).encode()[:200]
             return self.reply_raw(request, 200, body)
+        if fault in ("unequal", "missing"):
+            body = self.body("rainy", int(query.get("past_hours", "26")))
+            if fault == "unequal":
+                body["hourly"]["cloud_cover"] = body["hourly"]["cloud_cover"][:-3]
+            else:
+                del body["hourly"]["dew_point_2m"]
+            return self.reply(request, 200, body)
         if fault == "slow":
             time.sleep(self.slow_seconds)
         past = int(query.get("past_hours", "26"))

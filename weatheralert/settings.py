@@ -172,7 +172,20 @@ LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "5/300")
 # runs a real worker and beat with no server at all.
 REDIS_URL = os.environ.get("REDIS_URL", "")
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"
-CELERY_BROKER_TRANSPORT_OPTIONS = {}
+# A task not acknowledged within this time (its worker was killed) is
+# delivered again. It must exceed the longest countdown (webhook backoff).
+BROKER_VISIBILITY_TIMEOUT = int(os.environ.get("BROKER_VISIBILITY_TIMEOUT", "3600"))
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": BROKER_VISIBILITY_TIMEOUT,
+    # Look for such tasks every few seconds (kombu's default: every 100 s).
+    "unacked_restore_interval": min(10, max(1, BROKER_VISIBILITY_TIMEOUT // 3)),
+    "unacked_restore_throttle": 1,
+    "socket_timeout": 10,
+    "socket_connect_timeout": 5,
+    "health_check_interval": 25,
+}
+# When Redis goes away, retry for ever: the worker comes back by itself.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 if not REDIS_URL:
     for folder in ("broker", "broker-processed", "broker-control"):
         (VAR_DIR / folder).mkdir(exist_ok=True)

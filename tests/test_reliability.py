@@ -1,0 +1,132 @@
+"""Workers that die, a Redis that goes away, workers that race: nothing is
+lost and nothing is sent twice. Real processes, real servers."""
+
+import os
+import shlex
+import signal
+import time
+
+import pytest
+from celery import Celery
+
+from .conftest import free_port, wait_for
+from .test_alert_e2e import WORKER, Stack, base_env, manage
+
+pytestmark = pytest.mark.services
+
+PLACES = """
+from django.contrib.auth.models import User
+from weatherapp.models import Place
+ann = User.objects.create_user("ann", "ann@example.com", "pw")
+for name, lat, lon in [("A", 36.1, -80.0), ("B", 40.0, -75.0), ("C", 45.0, 7.0)]:
+    Place.objects.create(owner=ann, name=name, latitude=lat, longitude=lon)
+"""
+
+
+def stack_env(tmp_path, postgres_url, redis_url, weather_server, **extra):
+    env = base_env(
+        DATABASE_URL=postgres_url,
+        REDIS_URL=redis_url,
+        WEATHERALERT_VAR_DIR=str(tmp_path),
+        WEATHER_SOURCE="open-meteo",
+        OPEN_METEO_URL=weather_server.url,
+        OPEN_METEO_BACKOFF="0.01",
+        OPEN_METEO_RETRIES="0",
+        EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
+        EMAIL_FILE_PATH=str(tmp_path / "mail"),
+        **extra,
+    )
+    manage(env, "migrate", "--noinput")
+    manage(env, "shell", "-c", PLACES)
+    return env
+
+
+def counts(stack: Stack) -> tuple[int, int]:
+    predictions = stack.query("select count(*) from weatherapp_prediction")[0][0]
+    alerts = stack.query("select count(*) from weatherapp_alert")[0][0]
+    return predictions, alerts
+
+
+def test_a_worker_killed_mid_chunk_loses_nothing_and_sends_nothing_twice(
+    spawn, tmp_path, postgres_url, redis_url, weather_server
+):
+    env = stack_env(
+        tmp_path, postgres_url, redis_url, weather_server, BROKER_VISIBILITY_TIMEOUT="3"
+    )
+    stack = Stack(env, postgres_url, redis_url, tmp_path)
+    weather_server.default = "rainy"
+    weather_server.set(40.0, -75.0, "slow")  # the chunk's second cell hangs
+    weather_server.slow_seconds = 8
+    first = spawn("worker1", shlex.split(WORKER), env)
+    stack.celery.send_task("weatherapp.tasks.run_cycle")
+    wait_for(lambda: weather_server.requests_for(40.0, -75.0), what="the slow fetch")
+    os.killpg(first.popen.pid, signal.SIGKILL)  # in the middle of the chunk
+    first.popen.wait()
+    assert counts(stack) == (0, 0)  # the chunk's work is one transaction per cell
+    weather_server.set(40.0, -75.0, "rainy")
+    spawn("worker2", shlex.split(WORKER), env)
+    wait_for(
+        lambda: counts(stack) == (3, 3), timeout=60, what="the chunk, delivered again"
+    )
+    wait_for(lambda: len(stack.emails()) == 3, what="one email per alert")
+    time.sleep(4)  # past another visibility timeout: nothing more arrives
+    assert counts(stack) == (3, 3) and len(stack.emails()) == 3
+
+
+def test_racing_workers_decide_each_event_once(
+    spawn, tmp_path, postgres_url, redis_url, weather_server
+):
+    env = stack_env(tmp_path, postgres_url, redis_url, weather_server)
+    stack = Stack(env, postgres_url, redis_url, tmp_path)
+    weather_server.default = "rainy"
+    for i in range(3):
+        spawn(f"worker{i}", [*shlex.split(WORKER), "-n", f"w{i}@%h"], env)
+    time.sleep(3)
+    cells = [
+        row[0] for row in stack.query("select id from weatherapp_cell order by id")
+    ]
+    for _ in range(8):  # duplicated chunks, at once, on three workers
+        stack.celery.send_task("weatherapp.tasks.predict_cells", args=[cells])
+    wait_for(lambda: len(stack.emails()) >= 3, what="the alert emails")
+    wait_for(lambda: len(weather_server.requests) >= 24, what="all eight chunks")
+    time.sleep(2)
+    assert counts(stack) == (3, 3)
+    assert len(stack.emails()) == 3
+    deliveries = stack.query("select count(*) from weatherapp_delivery")[0][0]
+    assert deliveries == 3
+
+
+def test_the_worker_reconnects_when_redis_returns(
+    spawn, tmp_path, postgres_url, weather_server
+):
+    port = free_port()
+    redis_args = [
+        "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]
+    redis_url = f"redis://127.0.0.1:{port}/0"
+    server = spawn("redis1", redis_args, base_env())
+    wait_for(lambda: "Ready to accept" in server.output(), what="Redis")
+    env = stack_env(tmp_path, postgres_url, redis_url, weather_server)
+    stack = Stack(env, postgres_url, redis_url, tmp_path)
+    worker = spawn("worker", shlex.split(WORKER), env)
+    wait_for(lambda: "ready." in worker.output(), what="the worker")
+
+    server.stop()  # Redis goes away ...
+    wait_for(
+        lambda: "Cannot connect" in worker.output() or "Connection" in worker.output(),
+        what="the worker to notice",
+    )
+    time.sleep(2)
+    server = spawn("redis2", redis_args, base_env())  # ... and comes back
+    wait_for(lambda: "Ready to accept" in server.output(), what="Redis again")
+    Celery(broker=redis_url).send_task("weatherapp.tasks.run_cycle")
+    wait_for(lambda: counts(stack)[0] == 3, timeout=90, what="a cycle after the outage")
+    assert worker.popen.poll() is None
