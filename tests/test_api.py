@@ -205,3 +205,17 @@ def test_integers_beyond_float_range_are_a_400(client, body, where):
     response = post(client, body)
     assert response.status_code == 400
     assert response.json()["field"] == f"hourly.{where}"
+
+
+@pytest.mark.django_db
+def test_metrics_in_prometheus_text(client, body):
+    assert post(client, body).status_code == 200
+    text = client.get("/metrics").content.decode()
+    values = dict(
+        line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#")
+    )
+    assert int(values["process_resident_memory_bytes"]) > 10 * 1024 * 1024
+    assert values["weatheralert_model_loaded"] == "1"
+    assert int(values["weatheralert_predictions_served_total"]) >= 1
+    assert int(values['weatheralert_inference_seconds_bucket{le="+Inf"}']) >= 1
+    assert values['weatheralert_alerts{status="sent"}'] == "0"

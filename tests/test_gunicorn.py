@@ -16,9 +16,9 @@ SEED_WEB = (
 SEED_WORKER = "celery -A weatherapp worker --loglevel=info --concurrency=1"
 
 
-def test_procfile_keeps_the_seed_lines_verbatim():
+def test_procfile_keeps_the_seed_worker_line_and_points_web_at_its_config():
     procfile = read_procfile(ROOT / "Procfile")
-    assert procfile["web"] == SEED_WEB
+    assert procfile["web"] == "gunicorn weatheralert.wsgi --config gunicorn.conf.py"
     assert procfile["worker"] == SEED_WORKER
     assert set(procfile) >= {"release", "web", "worker", "beat"}
     assert "migrate" in procfile["release"]
@@ -91,3 +91,22 @@ def test_concurrent_predictions_equal_serial_ones(web, hours, scored_windows):
     with ThreadPoolExecutor(12) as pool:
         for _ in range(3):
             assert list(pool.map(ask, bodies)) == serial
+
+
+def test_procfile_web_line_serves_and_logs_runtime_metrics(spawn, tmp_path, hours):
+    port = free_port()
+    env = base_env(
+        PORT=str(port),
+        WEATHERALERT_VAR_DIR=str(tmp_path),
+        RUNTIME_METRICS_INTERVAL="0.5",
+    )
+    manage(env, "migrate", "--noinput")
+    process = spawn("web", shlex.split(read_procfile(ROOT / "Procfile")["web"]), env)
+    wait_for(lambda: alive(port), what="gunicorn")
+    payload = json.dumps(open_meteo_body(hours, 3000))
+    assert request(port, "POST", "/api/v1/predict", payload)[0] == 200
+    line = wait_for(
+        lambda: [x for x in process.output().splitlines() if "source=web.1" in x],
+        what="a runtime metrics line",
+    )[0]
+    assert "sample#memory_rss=" in line and "sample#memory_quota=512.00MB" in line

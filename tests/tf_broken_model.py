@@ -14,6 +14,7 @@ import sys
 import numpy as np
 
 from model_tools import convert, paths, pipeline, train
+from weatherapp.ai.predictor import file_sha256
 
 
 def main(out: str) -> None:
@@ -34,6 +35,7 @@ def main(out: str) -> None:
     p_float = train.predict_float(model, test.x)
     np.savez(f"{out}.npz", x=test.x, y=test.y, p_float=p_float)
     card = json.loads(paths.INT8_MODEL.with_suffix(".json").read_text())
+    card["model_sha256"] = file_sha256(f"{out}.tflite")
     n = len(card["features"])
     card["normalization"] = {"mean": [0.0] * n, "std": [1.0] * n}
     with open(f"{out}.json", "w") as f:

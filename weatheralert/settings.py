@@ -221,6 +221,11 @@ CELERY_BEAT_SCHEDULE = {
     }
 }
 
+# Memory lines like Heroku's log-runtime-metrics, and an R14-like warning.
+RUNTIME_METRICS_INTERVAL = float(os.environ.get("RUNTIME_METRICS_INTERVAL", "20"))
+DYNO_MEMORY_QUOTA_MB = float(os.environ.get("DYNO_MEMORY_QUOTA_MB", "512"))
+MEMORY_WARN_SHARE = float(os.environ.get("MEMORY_WARN_SHARE", "0.85"))
+
 # The rain model (its card sits beside it as rain_int8.json).
 MODEL_PATH = os.environ.get("MODEL_PATH", str(BASE_DIR / "models" / "rain_int8.tflite"))
 

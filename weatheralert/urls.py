@@ -24,6 +24,7 @@ urlpatterns = [
     path("api/v1/alerts", api.alerts, name="api-alerts"),
     path("api/v1/openapi.json", api.openapi, name="api-openapi"),
     path("healthz", api.healthz, name="healthz"),
+    path("metrics", api.prometheus, name="metrics"),
     path("accounts/login/", views.RateLimitedLoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),

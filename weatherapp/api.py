@@ -16,11 +16,11 @@ import sys
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from . import ratelimit
+from . import metrics, ratelimit
 from .models import Alert, ApiToken, Place
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,7 @@ def predict(request: HttpRequest) -> JsonResponse:
     except ModelError as exc:
         log.error("prediction unavailable: %s", exc)
         return error(503, f"the rain model is unavailable: {exc}")
+    metrics.count_prediction()
     return JsonResponse(
         {
             "probability": round(probability, 4),
@@ -132,6 +133,24 @@ def healthz(request: HttpRequest) -> JsonResponse:
     if problems:
         body["problems"] = problems
     return JsonResponse(body, status=503 if problems else 200)
+
+
+@only("GET")
+def prometheus(request: HttpRequest) -> HttpResponse:
+    """Prometheus text: memory, model, predictions, inference latency, alerts."""
+    from django.db.models import Count
+
+    from .dyno import own_rss_bytes
+
+    predictor = sys.modules.get("weatherapp.ai.predictor")
+    model = predictor.loaded_model() if predictor else None
+    alerts = dict(
+        Alert.objects.values_list("status").annotate(n=Count("id")).order_by()
+    )
+    for status in Alert.Status.values:
+        alerts.setdefault(status, 0)
+    text = metrics.render(own_rss_bytes(), bool(model and model.loaded), alerts)
+    return HttpResponse(text, content_type="text/plain; version=0.0.4; charset=utf-8")
 
 
 @only("GET")

@@ -3,9 +3,33 @@
 import os
 
 from celery import Celery
+from celery.signals import beat_init, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "weatheralert.settings")
 
 app = Celery("weatherapp")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+def _report_memory(source: str) -> None:
+    from django.conf import settings
+
+    from .dyno import start_reporter
+
+    start_reporter(
+        source,
+        settings.RUNTIME_METRICS_INTERVAL,
+        settings.DYNO_MEMORY_QUOTA_MB,
+        settings.MEMORY_WARN_SHARE,
+    )
+
+
+@worker_ready.connect
+def _worker_memory(sender=None, **kwargs) -> None:
+    _report_memory("worker.1")
+
+
+@beat_init.connect
+def _beat_memory(sender=None, **kwargs) -> None:
+    _report_memory("beat.1")

@@ -12,12 +12,14 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .. import metrics
 from . import card_path, features
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[2] / "models" / "rain_int8.tflite"
@@ -106,7 +108,9 @@ class RainModel:
                 self._interpreter.allocate_tensors()
                 self._batch = len(q)
             self._interpreter.set_tensor(self._input["index"], q)
+            started = time.perf_counter()
             self._interpreter.invoke()
+            metrics.observe_inference(time.perf_counter() - started, len(q))
             out = self._interpreter.get_tensor(self._output["index"])
         p = (out.astype(np.float32) - self._out_zero) * self._out_scale
         return np.clip(p.reshape(-1), 0.0, 1.0)
