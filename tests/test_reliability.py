@@ -4,6 +4,7 @@ lost and nothing is sent twice. Real processes, real servers."""
 import os
 import shlex
 import signal
+import subprocess
 import time
 
 import pytest
@@ -130,3 +131,67 @@ def test_the_worker_reconnects_when_redis_returns(
     Celery(broker=redis_url).send_task("weatherapp.tasks.run_cycle")
     wait_for(lambda: counts(stack)[0] == 3, timeout=90, what="a cycle after the outage")
     assert worker.popen.poll() is None
+
+
+def test_rediss_with_a_self_signed_certificate(
+    spawn, tmp_path, postgres_url, weather_server
+):
+    """Heroku Redis serves rediss:// with a self-signed certificate: the broker
+    and the cache must connect anyway."""
+    import ssl
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=redis.invalid",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    port = free_port()
+    server = spawn(
+        "redis-tls",
+        [
+            "redis-server",
+            "--port",
+            "0",
+            "--tls-port",
+            str(port),
+            "--tls-cert-file",
+            str(cert),
+            "--tls-key-file",
+            str(key),
+            "--tls-ca-cert-file",
+            str(cert),
+            "--tls-auth-clients",
+            "no",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        base_env(),
+    )
+    wait_for(lambda: "Ready to accept" in server.output(), what="Redis with TLS")
+    redis_url = f"rediss://127.0.0.1:{port}/0"
+    env = stack_env(tmp_path, postgres_url, redis_url, weather_server)
+    stack = Stack(env, postgres_url, redis_url, tmp_path)
+    cache_check = "from django.core.cache import cache; cache.set('k', 41); print(cache.get('k') + 1)"
+    assert manage(env, "shell", "-c", cache_check).strip().endswith("42")
+    spawn("worker", shlex.split(WORKER), env)
+    client = Celery(broker=redis_url, broker_use_ssl={"ssl_cert_reqs": ssl.CERT_NONE})
+    client.send_task("weatherapp.tasks.run_cycle")
+    wait_for(lambda: counts(stack)[0] == 3, timeout=60, what="a cycle over rediss://")

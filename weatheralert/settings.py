@@ -6,6 +6,7 @@ email on the console. ``DEBUG`` is off unless asked for.
 """
 
 import os
+import ssl
 from pathlib import Path
 
 import dj_database_url
@@ -163,6 +164,9 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
+if os.environ.get("REDIS_URL", "").startswith("rediss://"):
+    # Heroku Redis serves TLS with a self-signed certificate.
+    CACHES["default"]["OPTIONS"]["ssl_cert_reqs"] = None
 # "N/S": N per S seconds. Predictions per client address; failed logins per
 # address and per username.
 PREDICT_RATE_LIMIT = os.environ.get("PREDICT_RATE_LIMIT", "120/60")
@@ -198,6 +202,9 @@ if not REDIS_URL:
         # The folder is polled; kombu's default of 1 s caps a worker at 1 task/s.
         "polling_interval": 0.05,
     }
+if REDIS_URL.startswith("rediss://"):
+    # Heroku Redis serves TLS with a self-signed certificate.
+    CELERY_BROKER_USE_SSL = {"ssl_cert_reqs": ssl.CERT_NONE}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
