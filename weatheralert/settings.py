@@ -211,6 +211,11 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# The threads pool keeps the worker dyno one process: 87 MB PSS against
+# prefork's 124 MB (a main process plus a forked child) over a 10,000-place
+# cycle (docs/PERFORMANCE.md). Tasks are bounded by their network timeouts;
+# prefork, which also enforces hard time limits, is CELERY_POOL=prefork.
+CELERY_WORKER_POOL = os.environ.get("CELERY_POOL", "threads")
 CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_TASK_TIME_LIMIT = 90
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

@@ -1,0 +1,269 @@
+"""Measure each Procfile process type as a Heroku dyno would run it.
+
+    python manage.py dyno_memory [--places 10000] [--seconds 20] [--json]
+
+Each dyno is started from the Procfile's own command line (``PORT`` set), in a
+fresh folder with the embedded defaults (SQLite, filesystem broker, replay
+weather on a fast clock), driven with realistic work, and its whole process
+tree sampled (RSS and PSS) every 100 ms:
+
+- web: page views, health checks and predictions from 4 concurrent clients;
+- worker: an alert cycle over ``--places`` places every 2 s, a new weather
+  hour each time;
+- beat: its ticks;
+- one-dyno: Procfile.one-dyno (web, worker and embedded beat in one dyno)
+  with the web and worker work at once.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from weatherapp.dyno import sample
+from weatherapp.management.commands.demo import read_procfile
+
+QUOTA_MB = 512
+DYNOS = ("web", "worker", "beat", "one-dyno")
+ADD_PLACES = """
+import numpy as np
+from django.contrib.auth.models import User
+from weatherapp.models import Cell, Place
+rng = np.random.default_rng(0)
+user = User.objects.create_user("ops", "ops@example.com", "ops-password-1")
+lat = 36.1 + rng.uniform(-0.18, 0.18, {n})
+lon = -79.9 + rng.uniform(-0.22, 0.22, {n})
+cells = {{}}
+places = []
+for i, (a, b) in enumerate(zip(lat, lon)):
+    key = (round(a / 0.1), round(b / 0.1))
+    if key not in cells:
+        cells[key] = Cell.objects.get_or_create(lat_index=key[0], lon_index=key[1])[0]
+    places.append(Place(owner=user, name=f"p{{i}}", latitude=a, longitude=b,
+                        cell=cells[key], email_enabled=False))
+Place.objects.bulk_create(places, batch_size=2000)
+"""
+CYCLE = "from weatherapp.tasks import run_cycle; run_cycle.delay()"
+
+
+class Sampler(threading.Thread):
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.samples: list[tuple[float, float]] = []
+        self.running = True
+
+    def run(self) -> None:
+        while self.running:
+            s = sample(self.pid)
+            self.samples.append((s.rss_mb, s.pss_mb))
+            time.sleep(0.1)
+
+    def result(self) -> dict:
+        self.running = False
+        self.join()
+        rss = [r for r, _ in self.samples]
+        pss = [p for _, p in self.samples]
+        steady = sorted(pss[len(pss) // 2 :])  # the second half, after warm-up
+        steady_rss = sorted(rss[len(rss) // 2 :])
+        return {
+            "peak_rss_mb": round(max(rss), 1),
+            "peak_pss_mb": round(max(pss), 1),
+            "steady_rss_mb": round(steady_rss[len(steady_rss) // 2], 1),
+            "steady_pss_mb": round(steady[len(steady) // 2], 1),
+            "share_of_quota": round(max(pss) / QUOTA_MB, 3),
+        }
+
+
+class Command(BaseCommand):
+    help = "Peak and steady memory of each Procfile process type, and of one dyno."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--places", type=int, default=10000)
+        parser.add_argument("--seconds", type=float, default=20.0)
+        parser.add_argument("--json", action="store_true")
+        parser.add_argument(
+            "--only", nargs="+", choices=DYNOS, help="measure only these dynos"
+        )
+
+    def handle(self, places, seconds, json=False, only=None, **options):
+        if not 1 <= places <= 200000:
+            raise CommandError("--places must be within [1, 200000]")
+        if not 2 <= seconds <= 3600:
+            raise CommandError("--seconds must be within [2, 3600]")
+        root = Path(settings.BASE_DIR)
+        procfile = read_procfile(root / "Procfile")
+        one_dyno = read_procfile(root / "Procfile.one-dyno")
+        plans = {
+            "web": (procfile["web"], True, False),
+            "worker": (procfile["worker"], False, True),
+            "beat": (procfile["beat"], False, False),
+            "one-dyno": (one_dyno["web"], True, True),
+        }
+        dynos = {
+            name: self.measure(line, places, seconds, web=web, cycles=cycles)
+            for name, (line, web, cycles) in plans.items()
+            if not only or name in only
+        }
+        self.stdout.write(
+            f"{'dyno':<10}{'peak PSS':>10}{'peak RSS':>10}{'steady PSS':>12}"
+            f"{'steady RSS':>12}{'of 512 MB':>11}"
+        )
+        for name, r in dynos.items():
+            self.stdout.write(
+                f"{name:<10}{r['peak_pss_mb']:>8.1f}MB{r['peak_rss_mb']:>8.1f}MB"
+                f"{r['steady_pss_mb']:>10.1f}MB{r['steady_rss_mb']:>10.1f}MB"
+                f"{r['share_of_quota']:>10.1%}"
+            )
+        if json:
+            import json as json_module
+
+            self.stdout.write(json_module.dumps({"quota_mb": QUOTA_MB, "dynos": dynos}))
+
+    def measure(
+        self,
+        line: str,
+        places: int,
+        seconds: float,
+        web: bool = False,
+        cycles: bool = False,
+    ) -> dict:
+        with tempfile.TemporaryDirectory() as folder:
+            port = _free_port()
+            env = {
+                k: v
+                for k, v in os.environ.items()
+                if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")
+            }
+            env.update(
+                PATH=os.pathsep.join([str(Path(sys.executable).parent), env["PATH"]]),
+                PORT=str(port),
+                WEATHERALERT_VAR_DIR=folder,
+                WEATHER_SOURCE="replay",
+                WEATHER_REPLAY_SPEED="1800",  # a new hour every 2 s
+                WEATHER_REPLAY_ANCHOR=str(time.time()),
+                PREDICTION_INTERVAL_SECONDS="2",
+                SECURE_SSL_REDIRECT="false",
+                EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+                RUNTIME_METRICS_INTERVAL="0",
+            )
+            self._manage(env, "migrate", "--noinput")
+            self._manage(env, "shell", "-c", ADD_PLACES.format(n=places))
+            process = subprocess.Popen(
+                shlex.split(os.path.expandvars(line)),
+                cwd=settings.BASE_DIR,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            try:
+                time.sleep(3)
+                sampler = Sampler(process.pid)
+                sampler.start()
+                stop = time.monotonic() + seconds
+                work = []
+                if web:
+                    work.append(threading.Thread(target=_drive_web, args=(port, stop)))
+                if cycles:
+                    work.append(
+                        threading.Thread(target=self._drive_cycles, args=(env, stop))
+                    )
+                for t in work:
+                    t.start()
+                while time.monotonic() < stop:
+                    time.sleep(0.2)
+                for t in work:
+                    t.join()
+                return sampler.result()
+            finally:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+
+    def _manage(self, env: dict[str, str], *args: str) -> None:
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=settings.BASE_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode:
+            raise CommandError(done.stderr.strip().splitlines()[-1])
+
+    def _drive_cycles(self, env: dict[str, str], stop: float) -> None:
+        while time.monotonic() < stop:
+            self._manage(env, "shell", "-c", CYCLE)
+            time.sleep(2)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _drive_web(port: int, stop: float) -> None:
+    from weatherapp.ai.dataset import read_csv
+    from weatherapp.ai.features import window_ends
+
+    hours = read_csv(Path(settings.WEATHER_REPLAY_PATH))
+    ends = window_ends(hours["time"])[::97][:50]
+    bodies = []
+    for end in ends:
+        window = slice(int(end) - 23, int(end) + 1)
+        hourly = {
+            "time": [f"{t.astype('datetime64[m]')}" for t in hours["time"][window]]
+        }
+        for name, values in hours.items():
+            if name != "time":
+                hourly[name] = [float(v) for v in values[window]]
+        hourly_units = {"wind_speed_10m": "m/s"}
+        bodies.append(
+            json.dumps(
+                {"longitude": -79.95, "hourly": hourly, "hourly_units": hourly_units}
+            )
+        )
+
+    def client(k: int) -> None:
+        i = 0
+        while time.monotonic() < stop:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            try:
+                if i % 3 == 0:
+                    conn.request(
+                        "GET", ["/healthz", "/accounts/login/", "/"][i % 9 // 3]
+                    )
+                else:
+                    conn.request(
+                        "POST",
+                        "/api/v1/predict",
+                        bodies[(i + k) % len(bodies)],
+                        {"Content-Type": "application/json"},
+                    )
+                conn.getresponse().read()
+            except OSError:
+                time.sleep(0.1)
+            finally:
+                conn.close()
+            i += 1
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(client, range(4)))
