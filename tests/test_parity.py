@@ -30,8 +30,14 @@ def test_card_records_what_parity_measures():
     result, _ = parity.check(
         MODELS / "rain_int8.tflite", MODELS / "rain_int8.parity.npz"
     )
-    assert card["parity"]["mean_abs_diff"] == pytest.approx(result["mean_abs_diff"])
-    assert card["parity"]["label_agreement"] == pytest.approx(result["label_agreement"])
+    # Recorded with tflite-runtime at conversion; its successor ai-edge-litert
+    # rounds a few outputs differently, hence a tolerance.
+    assert card["parity"]["mean_abs_diff"] == pytest.approx(
+        result["mean_abs_diff"], abs=1e-4
+    )
+    assert card["parity"]["label_agreement"] == pytest.approx(
+        result["label_agreement"], abs=0.002
+    )
 
 
 @pytest.fixture
@@ -56,7 +62,18 @@ def test_cli_exits_non_zero_with_the_failed_table(broken_copy):
     done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 1
     assert "FAILED: mean |p_float - p_int8|" in done.stdout
-    assert "tensorflow" not in done.stderr.lower()
+    assert "Traceback" not in done.stderr
+
+
+def test_parity_never_imports_tensorflow():
+    script = (
+        "import sys\n"
+        "from model_tools.cli import main\n"
+        "assert main(['parity']) == 0\n"
+        "assert not any(m.startswith('tensorflow') for m in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True)
+    assert done.returncode == 0, done.stderr
 
 
 def test_cli_passes_on_the_committed_model():
