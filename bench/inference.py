@@ -165,7 +165,7 @@ def main() -> None:
         print(
             f"{r['kind']:<16}{r['rss_mb']:>7.1f}MB{r['first_prediction_ms']:>8.1f}ms"
             f"{r['median_us']:>9.1f}µs{r['p99_us']:>9.1f}µs{r['windows_per_s']:>13,}"
-            f"{r['median_us'] / int8['median_us']:>10.0f}"
+            f"{r['median_us'] / int8['median_us']:>10.1f}"
             f"{r['rss_mb'] / int8['rss_mb']:>8.1f}"
         )
     print(json.dumps({"runtimes": rows}))

@@ -1,0 +1,189 @@
+"""Soak: does memory creep? 50,000 requests to the web dyno and 200 cycles on
+the worker dyno, RSS and PSS of each process tree sampled before and after.
+
+    .venv/bin/python bench/soak.py [--requests 50000] [--cycles 200] [--places 1000]
+
+Embedded defaults (SQLite, filesystem broker, replay weather with a new hour
+per cycle). Growth is measured from the end of a warm-up (the first 5% of the
+work) to the end. Prints a table and one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "weatheralert.settings")
+
+PLACES = """
+from django.contrib.auth.models import User
+from weatherapp.models import Cell, Place
+u = User.objects.create_user("soak", "soak@example.com", "pw")
+cells = [Cell.objects.get_or_create(lat_index=361 + i % 5, lon_index=-799 - i // 5)[0]
+         for i in range(25)]
+Place.objects.bulk_create(
+    Place(owner=u, name=f"p{{i}}", latitude=cells[i % 25].latitude,
+          longitude=cells[i % 25].longitude, cell=cells[i % 25], email_enabled=False)
+    for i in range({n}))
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=50000)
+    parser.add_argument("--cycles", type=int, default=200)
+    parser.add_argument("--places", type=int, default=1000)
+    args = parser.parse_args()
+    import http.client
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.conftest import open_meteo_body
+    from weatherapp.ai.dataset import read_csv
+    from weatherapp.ai.features import window_ends
+    from weatherapp.dyno import sample
+
+    hours = read_csv(ROOT / "data" / "greensboro_723170_hourly.csv")
+    ends = window_ends(hours["time"])[::83]
+    bodies = [json.dumps(open_meteo_body(hours, int(e))) for e in ends]
+    procfile = dict(
+        line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines()
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("DATABASE_URL", "REDIS_URL")
+        }
+        env.update(
+            PATH=os.pathsep.join([str(Path(sys.executable).parent), env["PATH"]]),
+            PORT=str(port),
+            WEATHERALERT_VAR_DIR=folder,
+            SECURE_SSL_REDIRECT="false",
+            PREDICT_RATE_LIMIT="1000000000/60",
+            RUNTIME_METRICS_INTERVAL="0",
+            WEATHER_REPLAY_SPEED="3600000",  # a new hour every millisecond
+        )
+
+        def manage(*a: str) -> None:
+            subprocess.run(
+                [sys.executable, "manage.py", *a],
+                cwd=ROOT,
+                env=env,
+                check=True,
+                capture_output=True,
+            )
+
+        manage("migrate", "--noinput")
+        manage("shell", "-c", PLACES.format(n=args.places))
+        web = subprocess.Popen(
+            shlex.split(procfile["web"]),
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        worker = subprocess.Popen(
+            shlex.split(procfile["worker"]),
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        from celery import Celery
+
+        broker = Celery(broker="filesystem://")
+        broker.conf.broker_transport_options = {
+            "data_folder_in": f"{folder}/broker",
+            "data_folder_out": f"{folder}/broker",
+            "processed_folder": f"{folder}/broker-processed",
+            "store_processed": False,
+        }
+        try:
+            time.sleep(4)
+
+            def post(i: int) -> int:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                conn.request(
+                    "POST",
+                    "/api/v1/predict",
+                    bodies[i % len(bodies)],
+                    {"Content-Type": "application/json"},
+                )
+                status = conn.getresponse().status
+                conn.close()
+                return status
+
+            def count(db: Path) -> int:
+                import sqlite3
+
+                with sqlite3.connect(db) as c:
+                    sql = "select count(*) from weatherapp_prediction"
+                    return c.execute(sql).fetchone()[0]
+
+            def cycles(n: int) -> None:
+                db = Path(folder) / "weatheralert.sqlite3"
+                for _ in range(n):
+                    before = count(db)
+                    broker.send_task("weatherapp.tasks.run_cycle")
+                    deadline = time.monotonic() + 60
+                    while time.monotonic() < deadline:
+                        time.sleep(0.05)
+                        if count(db) >= before + args.places:
+                            break
+
+            warm_requests, warm_cycles = args.requests // 20, max(1, args.cycles // 20)
+            with ThreadPoolExecutor(4) as pool:
+                list(pool.map(post, range(warm_requests)))
+            cycles(warm_cycles)
+            start = {"web": sample(web.pid), "worker": sample(worker.pid)}
+            with ThreadPoolExecutor(5) as pool:
+                job = pool.submit(cycles, args.cycles - warm_cycles)
+                statuses = list(pool.map(post, range(args.requests - warm_requests)))
+                job.result()
+            end = {"web": sample(web.pid), "worker": sample(worker.pid)}
+        finally:
+            for p in (web, worker):
+                os.killpg(p.pid, signal.SIGTERM)
+                p.wait(timeout=30)
+    bad = sum(1 for x in statuses if x != 200)
+    result = {
+        name: {
+            "start_rss_mb": round(start[name].rss_mb, 1),
+            "end_rss_mb": round(end[name].rss_mb, 1),
+            "start_pss_mb": round(start[name].pss_mb, 1),
+            "end_pss_mb": round(end[name].pss_mb, 1),
+            "rss_growth": round(end[name].rss_mb / start[name].rss_mb - 1, 4),
+        }
+        for name in ("web", "worker")
+    }
+    print(f"{'dyno':<8}{'RSS after warm-up':>19}{'RSS at end':>12}{'growth':>9}")
+    for name, r in result.items():
+        print(
+            f"{name:<8}{r['start_rss_mb']:>17.1f}MB{r['end_rss_mb']:>10.1f}MB"
+            f"{r['rss_growth']:>9.1%}"
+        )
+    print(
+        json.dumps(
+            {"requests": args.requests, "cycles": args.cycles, "non_200": bad, **result}
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
