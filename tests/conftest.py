@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -168,13 +169,18 @@ class Process:
         return self.log.read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.popen.poll() is None:
+        # The whole process group, even when its leader is gone: a child it
+        # left behind (Celery's embedded beat, say) must not outlive the test.
+        try:
             os.killpg(self.popen.pid, 15)
-            try:
-                self.popen.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.popen.pid, 9)
-                self.popen.wait()
+            self.popen.wait(timeout=20)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(self.popen.pid, 9)
+            self.popen.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, 9)
         self._out.close()
 
 

@@ -17,6 +17,7 @@ tree sampled (RSS and PSS) every 100 ms:
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -192,10 +193,10 @@ class Command(BaseCommand):
                 return sampler.result()
             finally:
                 os.killpg(process.pid, signal.SIGTERM)
-                try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)  # what the dyno left
 
     def _manage(self, env: dict[str, str], *args: str) -> None:
         done = subprocess.run(
