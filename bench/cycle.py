@@ -16,51 +16,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shlex
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-CITY = (36.1, -79.9)  # centre
-HALF_SIDE_DEGREES = (0.18, 0.22)  # ~20 km in latitude and longitude there
+CYCLE = "from weatherapp.tasks import run_cycle; run_cycle.delay()"
 
-ADD_PLACES = """
-import numpy as np
-from django.contrib.auth.models import User
-from weatherapp.models import Cell, Place
-rng = np.random.default_rng(0)
-user = User.objects.create_user("bench", "bench@example.com", "pw")
-lat = {lat} + rng.uniform(-{dlat}, {dlat}, {n})
-lon = {lon} + rng.uniform(-{dlon}, {dlon}, {n})
-cells = {{}}
-places = []
-for i, (a, b) in enumerate(zip(lat, lon)):
-    key = (round(a / 0.1), round(b / 0.1))
-    if key not in cells:
-        cells[key] = Cell.objects.get_or_create(lat_index=key[0], lon_index=key[1])[0]
-    places.append(Place(owner=user, name=f"p{{i}}", latitude=a, longitude=b,
-                        cell=cells[key], email_enabled=False))
-Place.objects.bulk_create(places, batch_size=2000)
-print(len(cells))
-"""
-COUNT = "from weatherapp.models import Prediction; print(Prediction.objects.count())"
-
-
-def manage(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode:
-        raise SystemExit(done.stderr)
-    return done.stdout.strip().splitlines()[-1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import CITY_PLACES, app_env, manage, procfile_line, start, stop  # noqa: E402
 
 
 def predictions(env: dict[str, str]) -> int:
@@ -88,16 +52,8 @@ def reset_postgres(url: str) -> None:
 
 def run(n: int, workers: int, database_url: str | None, redis_url: str | None) -> dict:
     with tempfile.TemporaryDirectory() as folder:
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if k not in ("DATABASE_URL", "REDIS_URL")
-        }
-        env.update(
-            PATH=os.pathsep.join([str(Path(sys.executable).parent), env["PATH"]]),
-            WEATHERALERT_VAR_DIR=folder,
-            WEATHER_SOURCE="replay",
-            PREDICTION_INTERVAL_SECONDS="100000",
+        env = app_env(
+            folder, WEATHER_SOURCE="replay", PREDICTION_INTERVAL_SECONDS="100000"
         )
         if database_url:
             reset_postgres(database_url)
@@ -109,42 +65,16 @@ def run(n: int, workers: int, database_url: str | None, redis_url: str | None) -
             redis.Redis.from_url(redis_url).flushdb()
         manage(env, "migrate", "--noinput")
         cells = int(
-            manage(
-                env,
-                "shell",
-                "-c",
-                ADD_PLACES.format(
-                    lat=CITY[0],
-                    lon=CITY[1],
-                    dlat=HALF_SIDE_DEGREES[0],
-                    dlon=HALF_SIDE_DEGREES[1],
-                    n=n,
-                ),
-            )
+            manage(env, "shell", "-c", CITY_PLACES.format(n=n)).splitlines()[-1]
         )
-        procfile = (ROOT / "Procfile").read_text()
-        line = next(x for x in procfile.splitlines() if x.startswith("worker:"))
-        command = shlex.split(line.partition(":")[2])
         processes = [
-            subprocess.Popen(
-                [*command, "-n", f"bench{i}@%h"],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+            start([*procfile_line("worker"), "-n", f"bench{i}@%h"], env)
             for i in range(workers)
         ]
         try:
             time.sleep(4)  # workers ready, model not loaded yet (lazy)
             started = time.perf_counter()
-            manage(
-                env,
-                "shell",
-                "-c",
-                "from weatherapp.tasks import run_cycle; run_cycle.delay()",
-            )
+            manage(env, "shell", "-c", CYCLE)
             done = 0
             while done < n and time.perf_counter() - started < 900:
                 time.sleep(0.1)
@@ -152,12 +82,7 @@ def run(n: int, workers: int, database_url: str | None, redis_url: str | None) -
             seconds = time.perf_counter() - started
         finally:
             for p in processes:
-                os.killpg(p.pid, 15)
-            for p in processes:
-                try:
-                    p.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(p.pid, 9)
+                stop(p)
     return {
         "places": n,
         "predictions": done,

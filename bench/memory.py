@@ -4,8 +4,9 @@
 
 Starts the Procfile's own web line (gunicorn) and worker line (celery) on the
 embedded defaults (SQLite, filesystem broker) in a temporary folder, drives
-predictions through HTTP and tasks through the broker, and samples the RSS and
-PSS of each whole process tree (master + forked children) every 50 ms.
+predictions through HTTP and tasks through the broker (one alert cycle over
+--tasks cells, one predict_cells task each), and samples the RSS and PSS of
+each whole process tree every 50 ms.
 Prints a table and, last, one JSON line.
 """
 
@@ -15,9 +16,7 @@ import argparse
 import http.client
 import json
 import os
-import shlex
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -28,16 +27,17 @@ from pathlib import Path
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "weatheralert.settings")
 import django  # noqa: E402
 
 django.setup()
 
+from common import app_env, free_port, manage, procfile_line, start, stop  # noqa: E402
+
 from tests.conftest import open_meteo_body  # noqa: E402
 from weatherapp.ai.dataset import read_csv  # noqa: E402
 from weatherapp.ai.features import window_ends  # noqa: E402
-from weatherapp.management.commands.demo import read_procfile  # noqa: E402
 
 MB = 1024 * 1024
 
@@ -83,67 +83,15 @@ class TreeSampler(threading.Thread):
         }
 
 
-def env_for(folder: Path, **extra: str) -> dict[str, str]:
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")
-    }
-    env.update(
-        PATH=os.pathsep.join([str(Path(sys.executable).parent), env["PATH"]]),
-        WEATHERALERT_VAR_DIR=str(folder),
-        SECURE_SSL_REDIRECT="false",
-        EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
-        **extra,
-    )
-    return env
-
-
-def manage(env: dict[str, str], *args: str) -> str:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(line: str, env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen(
-        shlex.split(line),
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-
-
-def stop(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, 15)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, 9)
-        process.wait()
-
-
 def web(predictions: int, clients: int) -> dict:
-    procfile = read_procfile(ROOT / "Procfile")
     hours = read_csv(ROOT / "data" / "greensboro_723170_hourly.csv")
     ends = window_ends(hours["time"])[::37][:200]
     bodies = [json.dumps(open_meteo_body(hours, int(end))) for end in ends]
     with tempfile.TemporaryDirectory() as folder:
         port = free_port()
-        env = env_for(Path(folder), PORT=str(port))
+        env = app_env(folder, PORT=str(port))
         manage(env, "migrate", "--noinput")
-        process = start(procfile["web"], env)
+        process = start(procfile_line("web"), env)
         try:
             for _ in range(200):
                 try:
@@ -184,32 +132,26 @@ def web(predictions: int, clients: int) -> dict:
     }
 
 
+# One place in each of ``n`` cells, one cell per chunk: a cycle is n tasks.
 ADD_PLACES = """
 from django.contrib.auth.models import User
 from weatherapp.models import Place
 user = User.objects.create_user("bench", "bench@example.com", "pw")
-Place.objects.bulk_create(
-    Place(owner=user, name=f"p{{i}}", latitude=36.1, longitude=-79.95)
-    for i in range({n})
-)
+for i in range({n}):
+    Place.objects.create(owner=user, name=f"p{{i}}", latitude=10 + i * 0.1,
+                         longitude=-79.95, email_enabled=False)
 """
-ENQUEUE = """
-from weatherapp.models import Place
-from weatherapp.tasks import predict_place
-for pk in Place.objects.values_list("pk", flat=True):
-    predict_place.delay(pk)
-"""
+ENQUEUE = "from weatherapp.tasks import run_cycle; run_cycle.delay()"
 
 
 def worker(tasks: int) -> dict:
     import sqlite3
 
-    procfile = read_procfile(ROOT / "Procfile")
     with tempfile.TemporaryDirectory() as folder:
-        env = env_for(Path(folder))
+        env = app_env(folder, CYCLE_CHUNK_CELLS="1")
         manage(env, "migrate", "--noinput")
         manage(env, "shell", "-c", ADD_PLACES.format(n=tasks))
-        process = start(procfile["worker"], env)
+        process = start(procfile_line("worker"), env)
         try:
             time.sleep(3)
             sampler = TreeSampler(process.pid)

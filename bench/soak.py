@@ -13,17 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "weatheralert.settings")
 
 PLACES = """
@@ -56,56 +52,20 @@ def main() -> None:
     hours = read_csv(ROOT / "data" / "greensboro_723170_hourly.csv")
     ends = window_ends(hours["time"])[::83]
     bodies = [json.dumps(open_meteo_body(hours, int(e))) for e in ends]
-    procfile = dict(
-        line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines()
-    )
+    from common import app_env, free_port, manage, procfile_line, start, stop
+
     with tempfile.TemporaryDirectory() as folder:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if k not in ("DATABASE_URL", "REDIS_URL")
-        }
-        env.update(
-            PATH=os.pathsep.join([str(Path(sys.executable).parent), env["PATH"]]),
+        port = free_port()
+        env = app_env(
+            folder,
             PORT=str(port),
-            WEATHERALERT_VAR_DIR=folder,
-            SECURE_SSL_REDIRECT="false",
-            PREDICT_RATE_LIMIT="1000000000/60",
-            RUNTIME_METRICS_INTERVAL="0",
             WEATHER_REPLAY_SPEED="36000",  # a new hour every 0.1 s
             WEATHER_REPLAY_ANCHOR=str(time.time()),
         )
-
-        def manage(*a: str) -> None:
-            subprocess.run(
-                [sys.executable, "manage.py", *a],
-                cwd=ROOT,
-                env=env,
-                check=True,
-                capture_output=True,
-            )
-
-        manage("migrate", "--noinput")
-        manage("shell", "-c", PLACES.format(n=args.places))
-        web = subprocess.Popen(
-            shlex.split(procfile["web"]),
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        worker = subprocess.Popen(
-            shlex.split(procfile["worker"]),
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        manage(env, "migrate", "--noinput")
+        manage(env, "shell", "-c", PLACES.format(n=args.places))
+        web = start(procfile_line("web"), env)
+        worker = start(procfile_line("worker"), env)
         # Cycles go through the app's own Celery setup, pointed at this folder.
         os.environ["WEATHERALERT_VAR_DIR"] = folder
         os.environ.pop("REDIS_URL", None)
@@ -158,9 +118,8 @@ def main() -> None:
                 job.result()
             end = {"web": sample(web.pid), "worker": sample(worker.pid)}
         finally:
-            for p in (web, worker):
-                os.killpg(p.pid, signal.SIGTERM)
-                p.wait(timeout=30)
+            stop(web)
+            stop(worker)
     bad = sum(1 for x in statuses if x != 200)
     result = {
         name: {

@@ -12,18 +12,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import shlex
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ROOT, app_env, free_port, manage, procfile_line, start, stop  # noqa: E402
+
 sys.path.insert(0, str(ROOT))
 
 
@@ -56,55 +54,20 @@ def main() -> None:
 
     hours = read_csv(ROOT / "data" / "greensboro_723170_hourly.csv")
     body = json.dumps(open_meteo_body(hours, 3000))
-    line = next(
-        x.partition(":")[2]
-        for x in (ROOT / "Procfile").read_text().splitlines()
-        if x.startswith("web:")
-    )
     with tempfile.TemporaryDirectory() as folder:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if k not in ("DATABASE_URL", "REDIS_URL")
-        }
-        env.update(
-            PATH=os.pathsep.join([str(Path(sys.executable).parent), env["PATH"]]),
-            PORT=str(port),
-            WEATHERALERT_VAR_DIR=folder,
-            SECURE_SSL_REDIRECT="false",
-            PREDICT_RATE_LIMIT="1000000000/60",
-            RUNTIME_METRICS_INTERVAL="0",
-        )
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+        port = free_port()
+        env = app_env(folder, PORT=str(port))
+        manage(env, "migrate", "--noinput")
         script = Path(folder) / "post.lua"
         script.write_text(
             'wrk.method = "POST"\n'
             'wrk.headers["Content-Type"] = "application/json"\n'
             f"wrk.body = {json.dumps(body)}\n"
         )
-        web = subprocess.Popen(
-            shlex.split(line),
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        web = start(procfile_line("web"), env)
         try:
             time.sleep(3)
             base = f"http://127.0.0.1:{port}"
-            subprocess.run(
-                ["curl", "-s", "-o", "/dev/null", f"{base}/healthz"], check=False
-            )
             results = {
                 "/healthz": wrk(
                     f"{base}/healthz", args.seconds, args.connections, None
@@ -114,8 +77,7 @@ def main() -> None:
                 ),
             }
         finally:
-            os.killpg(web.pid, signal.SIGTERM)
-            web.wait(timeout=30)
+            stop(web)
     print(f"{'endpoint':<18}{'req/s':>10}{'p50':>10}{'p99':>10}{'non-2xx':>9}")
     for name, r in results.items():
         print(
