@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import shlex
 import signal
@@ -12,27 +13,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-# Places spread uniformly over a 40 km square around Greensboro, NC: 25 cells.
-CITY_PLACES = """
-import numpy as np
-from django.contrib.auth.models import User
-from weatherapp.models import Cell, Place
-rng = np.random.default_rng(0)
-user = User.objects.create_user("bench", "bench@example.com", "bench-password-1")
-lat = 36.1 + rng.uniform(-0.18, 0.18, {n})
-lon = -79.9 + rng.uniform(-0.22, 0.22, {n})
-cells = {{}}
-places = []
-for i, (a, b) in enumerate(zip(lat, lon)):
-    key = (round(a / 0.1), round(b / 0.1))
-    if key not in cells:
-        cells[key] = Cell.objects.get_or_create(lat_index=key[0], lon_index=key[1])[0]
-    places.append(Place(owner=user, name=f"p{{i}}", latitude=a, longitude=b,
-                        cell=cells[key], email_enabled=False))
-Place.objects.bulk_create(places, batch_size=2000)
-print(len(cells))
-"""
+from weatherapp.dyno import CITY_PLACES  # noqa: E402, F401 (for the benchmarks)
 
 
 def free_port() -> int:
@@ -101,3 +84,15 @@ def stop(process: subprocess.Popen) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     process.wait()
+
+
+def post_prediction(port: int, body: str) -> int:
+    """POST one Open-Meteo body to /api/v1/predict; the HTTP status."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request(
+            "POST", "/api/v1/predict", body, {"Content-Type": "application/json"}
+        )
+        return conn.getresponse().status
+    finally:
+        conn.close()

@@ -13,7 +13,6 @@ Prints a table and, last, one JSON line.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import socket
@@ -33,7 +32,15 @@ import django  # noqa: E402
 
 django.setup()
 
-from common import app_env, free_port, manage, procfile_line, start, stop  # noqa: E402
+from common import (  # noqa: E402
+    app_env,
+    free_port,
+    manage,
+    post_prediction,
+    procfile_line,
+    start,
+    stop,
+)
 
 from tests.conftest import open_meteo_body  # noqa: E402
 from weatherapp.ai.dataset import read_csv  # noqa: E402
@@ -105,16 +112,7 @@ def web(predictions: int, clients: int) -> dict:
             sampler.start()
 
             def post(i: int) -> int:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                conn.request(
-                    "POST",
-                    "/api/v1/predict",
-                    bodies[i % len(bodies)],
-                    {"Content-Type": "application/json"},
-                )
-                status = conn.getresponse().status
-                conn.close()
-                return status
+                return post_prediction(port, bodies[i % len(bodies)])
 
             started = time.perf_counter()
             with ThreadPoolExecutor(clients) as pool:

@@ -41,7 +41,6 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=200)
     parser.add_argument("--places", type=int, default=1000)
     args = parser.parse_args()
-    import http.client
     from concurrent.futures import ThreadPoolExecutor
 
     from tests.conftest import open_meteo_body
@@ -52,7 +51,15 @@ def main() -> None:
     hours = read_csv(ROOT / "data" / "greensboro_723170_hourly.csv")
     ends = window_ends(hours["time"])[::83]
     bodies = [json.dumps(open_meteo_body(hours, int(e))) for e in ends]
-    from common import app_env, free_port, manage, procfile_line, start, stop
+    from common import (
+        app_env,
+        free_port,
+        manage,
+        post_prediction,
+        procfile_line,
+        start,
+        stop,
+    )
 
     with tempfile.TemporaryDirectory() as folder:
         port = free_port()
@@ -78,16 +85,7 @@ def main() -> None:
             time.sleep(4)
 
             def post(i: int) -> int:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                conn.request(
-                    "POST",
-                    "/api/v1/predict",
-                    bodies[i % len(bodies)],
-                    {"Content-Type": "application/json"},
-                )
-                status = conn.getresponse().status
-                conn.close()
-                return status
+                return post_prediction(port, bodies[i % len(bodies)])
 
             def count(db: Path) -> int:
                 import sqlite3

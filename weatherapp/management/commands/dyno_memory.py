@@ -35,29 +35,11 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from weatherapp.dyno import sample
+from weatherapp.dyno import CITY_PLACES, sample
 from weatherapp.management.commands.demo import read_procfile
 
 QUOTA_MB = 512
 DYNOS = ("web", "worker", "beat", "one-dyno")
-ADD_PLACES = """
-import numpy as np
-from django.contrib.auth.models import User
-from weatherapp.models import Cell, Place
-rng = np.random.default_rng(0)
-user = User.objects.create_user("ops", "ops@example.com", "ops-password-1")
-lat = 36.1 + rng.uniform(-0.18, 0.18, {n})
-lon = -79.9 + rng.uniform(-0.22, 0.22, {n})
-cells = {{}}
-places = []
-for i, (a, b) in enumerate(zip(lat, lon)):
-    key = (round(a / 0.1), round(b / 0.1))
-    if key not in cells:
-        cells[key] = Cell.objects.get_or_create(lat_index=key[0], lon_index=key[1])[0]
-    places.append(Place(owner=user, name=f"p{{i}}", latitude=a, longitude=b,
-                        cell=cells[key], email_enabled=False))
-Place.objects.bulk_create(places, batch_size=2000)
-"""
 CYCLE = "from weatherapp.tasks import run_cycle; run_cycle.delay()"
 
 
@@ -163,7 +145,7 @@ class Command(BaseCommand):
                 RUNTIME_METRICS_INTERVAL="0",
             )
             self._manage(env, "migrate", "--noinput")
-            self._manage(env, "shell", "-c", ADD_PLACES.format(n=places))
+            self._manage(env, "shell", "-c", CITY_PLACES.format(n=places))
             process = subprocess.Popen(
                 shlex.split(os.path.expandvars(line)),
                 cwd=settings.BASE_DIR,
