@@ -211,6 +211,8 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery logs what its processes print (the memory lines) at this level.
+CELERY_WORKER_REDIRECT_STDOUTS_LEVEL = "INFO"
 # The threads pool keeps the worker dyno one process: 87 MB PSS against
 # prefork's 124 MB (a main process plus a forked child) over a 10,000-place
 # cycle (docs/PERFORMANCE.md). Tasks are bounded by their network timeouts;

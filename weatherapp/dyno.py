@@ -108,6 +108,14 @@ def start_reporter(
     """
     if interval <= 0:
         return None
+    # gunicorn's master never loads Django's LOGGING: give these lines their
+    # own handler (stderr, which Heroku collects) so they show up everywhere.
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
     source = os.environ.get("DYNO", default_source)
     pid = os.getpid()
     tick = threading.Event()
