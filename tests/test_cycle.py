@@ -144,3 +144,17 @@ def test_places_in_one_cell_share_one_probability(open_meteo, owner):
     make_place(owner, "b", 36.14, -79.94)
     cycle()
     assert len(set(Prediction.objects.values_list("probability", flat=True))) == 1
+
+
+def test_a_chunk_out_of_time_stores_what_it_fetched(open_meteo, owner, caplog):
+    """The time limit of every pool: slow cells past the deadline wait a cycle."""
+    for i, lat in enumerate((10.0, 20.0, 30.0)):
+        make_place(owner, f"p{i}", lat, 10.0)
+    open_meteo.set(10.0, 10.0, "slow")
+    open_meteo.slow_seconds = 0.5
+    (chunk,) = services.cycle_chunks()
+    services.predict_cells(chunk, now=DAYTIME, fetch_seconds=0.2)
+    assert list(Prediction.objects.values_list("place__name", flat=True)) == ["p0"]
+    assert "2 of 3 cells left for the next cycle" in caplog.text
+    services.predict_cells(chunk, now=DAYTIME, fetch_seconds=60)
+    assert Prediction.objects.count() == 3

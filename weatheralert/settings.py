@@ -248,6 +248,8 @@ MODEL_PATH = os.environ.get("MODEL_PATH", str(BASE_DIR / "models" / "rain_int8.t
 # handles up to CYCLE_CHUNK_CELLS cells so that worker dynos share the work.
 CELL_DEGREES = float(os.environ.get("CELL_DEGREES", "0.1"))
 CYCLE_CHUNK_CELLS = int(os.environ.get("CYCLE_CHUNK_CELLS", "200"))
+# A chunk stops fetching after this long (cells left over wait a cycle).
+CHUNK_FETCH_SECONDS = float(os.environ.get("CHUNK_FETCH_SECONDS", "180"))
 
 # Weather source: "replay" serves the committed observations on a clock that
 # may run faster than real time (WEATHER_REPLAY_SPEED hours per hour);

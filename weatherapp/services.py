@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 import zoneinfo
 
 from django.conf import settings
@@ -31,13 +32,19 @@ def cycle_chunks() -> list[list[int]]:
     return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
-def predict_cells(cell_ids: list[int], now: dt.datetime | None = None) -> list[int]:
+def predict_cells(
+    cell_ids: list[int],
+    now: dt.datetime | None = None,
+    fetch_seconds: float | None = None,
+) -> list[int]:
     """Fetch each cell once, score every cell in one invoke, store and decide.
 
     A cell whose weather cannot be had is logged and skipped; the others go
-    on. Idempotent: a place that already has a prediction for the hour is
-    left alone, so a duplicated or retried chunk changes nothing and alerts
-    nobody twice. Returns the ids of new alerts to deliver.
+    on. Fetching stops after ``fetch_seconds`` (a time limit that works in
+    every Celery pool): the cells fetched so far are scored and stored, the
+    rest wait for the next cycle. Idempotent: a place that already has a
+    prediction for the hour is left alone, so a duplicated or retried chunk
+    changes nothing and alerts nobody twice. Returns new alerts' ids.
     """
     import numpy as np
 
@@ -48,7 +55,18 @@ def predict_cells(cell_ids: list[int], now: dt.datetime | None = None) -> list[i
     source = get_source()
     fetched: list[tuple[Cell, np.ndarray]] = []
     windows = []
-    for cell in Cell.objects.filter(pk__in=cell_ids).order_by("pk"):
+    cells = list(Cell.objects.filter(pk__in=cell_ids).order_by("pk"))
+    deadline = None if fetch_seconds is None else time.monotonic() + fetch_seconds
+    for done, cell in enumerate(cells):
+        if deadline is not None and time.monotonic() > deadline:
+            log.warning(
+                "chunk out of time after %.0f s: "
+                "%d of %d cells left for the next cycle",
+                fetch_seconds,
+                len(cells) - done,
+                len(cells),
+            )
+            break
         try:
             hours = source.recent_hours(cell.latitude, cell.longitude)
             features.check_hours(hours)

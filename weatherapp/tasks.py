@@ -23,11 +23,13 @@ def run_cycle() -> int:
     return len(chunks)
 
 
+# The hard limits hold in the prefork pool; in every pool the chunk stops
+# fetching after CHUNK_FETCH_SECONDS and stores what it has.
 @app.task(name="weatherapp.tasks.predict_cells", soft_time_limit=240, time_limit=300)
 def predict_cells(cell_ids: list[int]) -> None:
     from .services import predict_cells as predict
 
-    for alert_id in predict(cell_ids):
+    for alert_id in predict(cell_ids, fetch_seconds=settings.CHUNK_FETCH_SECONDS):
         deliver_alert.delay(alert_id)
 
 
