@@ -15,32 +15,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from weatherapp.dyno import CITY_PLACES  # noqa: E402, F401 (for the benchmarks)
+# For the benchmarks: the place script, and the embedded defaults in a folder.
+from weatherapp.dyno import CITY_PLACES  # noqa: E402, F401
+from weatherapp.dyno import embedded_env as app_env  # noqa: E402, F401
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def app_env(folder: str | Path, **extra: str) -> dict[str, str]:
-    """The embedded defaults in ``folder`` (SQLite, filesystem broker)."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")
-    }
-    env.update(
-        PATH=os.pathsep.join([str(Path(sys.executable).parent), env["PATH"]]),
-        WEATHERALERT_VAR_DIR=str(folder),
-        SECURE_SSL_REDIRECT="false",
-        PREDICT_RATE_LIMIT="1000000000/60",
-        RUNTIME_METRICS_INTERVAL="0",
-        EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
-    )
-    env.update(extra)
-    return env
 
 
 def manage(env: dict[str, str], *args: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,27 @@ class Sample:
     rss_mb: float
     pss_mb: float
     processes: int
+
+
+def embedded_env(folder: str | Path, **extra: str) -> dict[str, str]:
+    """The environment of a dyno started for a measurement: this machine's,
+    but on the embedded defaults in ``folder`` (SQLite, filesystem broker),
+    plain http, no rate limit and no memory lines of its own."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")
+    }
+    env.update(
+        PATH=os.pathsep.join([str(Path(sys.executable).parent), env["PATH"]]),
+        WEATHERALERT_VAR_DIR=str(folder),
+        SECURE_SSL_REDIRECT="false",
+        PREDICT_RATE_LIMIT="1000000000/60",
+        RUNTIME_METRICS_INTERVAL="0",
+        EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+    )
+    env.update(extra)
+    return env
 
 
 def children(pid: int) -> list[int]:

@@ -35,7 +35,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from weatherapp.dyno import CITY_PLACES, sample
+from weatherapp.dyno import CITY_PLACES, embedded_env, sample
 from weatherapp.management.commands.demo import read_procfile
 
 QUOTA_MB = 512
@@ -127,22 +127,13 @@ class Command(BaseCommand):
     ) -> dict:
         with tempfile.TemporaryDirectory() as folder:
             port = _free_port()
-            env = {
-                k: v
-                for k, v in os.environ.items()
-                if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")
-            }
-            env.update(
-                PATH=os.pathsep.join([str(Path(sys.executable).parent), env["PATH"]]),
+            env = embedded_env(
+                folder,
                 PORT=str(port),
-                WEATHERALERT_VAR_DIR=folder,
                 WEATHER_SOURCE="replay",
                 WEATHER_REPLAY_SPEED="1800",  # a new hour every 2 s
                 WEATHER_REPLAY_ANCHOR=str(time.time()),
                 PREDICTION_INTERVAL_SECONDS="2",
-                SECURE_SSL_REDIRECT="false",
-                EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
-                RUNTIME_METRICS_INTERVAL="0",
             )
             self._manage(env, "migrate", "--noinput")
             self._manage(env, "shell", "-c", CITY_PLACES.format(n=places))
