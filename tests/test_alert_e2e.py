@@ -67,26 +67,41 @@ class Stack:
         )
 
 
+def stack_env(tmp_path, postgres_url, redis_url, weather_server, setup, **extra):
+    """The app's environment on these servers, migrated, with ``setup`` run."""
+    env = base_env(
+        **{
+            "DATABASE_URL": postgres_url,
+            "REDIS_URL": redis_url,
+            "WEATHERALERT_VAR_DIR": str(tmp_path),
+            "WEATHER_SOURCE": "open-meteo",
+            "OPEN_METEO_URL": weather_server.url,
+            "OPEN_METEO_BACKOFF": "0.01",
+            "OPEN_METEO_RETRIES": "1",
+            "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "EMAIL_FILE_PATH": str(tmp_path / "mail"),
+            **extra,
+        }
+    )
+    manage(env, "migrate", "--noinput")
+    manage(env, "shell", "-c", setup)
+    return env
+
+
 @pytest.fixture
 def stack(spawn, tmp_path, postgres_url, redis_url, weather_server, webhook_receiver):
     port = free_port()
-    env = base_env(
-        DATABASE_URL=postgres_url,
-        REDIS_URL=redis_url,
-        WEATHERALERT_VAR_DIR=str(tmp_path),
-        WEATHER_SOURCE="open-meteo",
-        OPEN_METEO_URL=weather_server.url,
-        OPEN_METEO_BACKOFF="0.01",
-        OPEN_METEO_RETRIES="1",
+    env = stack_env(
+        tmp_path,
+        postgres_url,
+        redis_url,
+        weather_server,
+        SETUP.format(webhook=webhook_receiver.url),
         WEBHOOK_ALLOW_PRIVATE="true",
         WEBHOOK_BACKOFF="0.2",
-        EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
-        EMAIL_FILE_PATH=str(tmp_path / "mail"),
         SITE_URL=f"http://127.0.0.1:{port}",
         PORT=str(port),
     )
-    manage(env, "migrate", "--noinput")
-    manage(env, "shell", "-c", SETUP.format(webhook=webhook_receiver.url))
     weather_server.set(-33.9, 151.2, "error")
     spawn("worker", shlex.split(WORKER), env)
     spawn("web", shlex.split(WEB), env)

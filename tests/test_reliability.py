@@ -12,6 +12,7 @@ from celery import Celery
 
 from .conftest import free_port, wait_for
 from .test_alert_e2e import WORKER, Stack, base_env, manage
+from .test_alert_e2e import stack_env as e2e_stack_env
 
 pytestmark = pytest.mark.services
 
@@ -25,21 +26,16 @@ for name, lat, lon in [("A", 36.1, -80.0), ("B", 40.0, -75.0), ("C", 45.0, 7.0)]
 
 
 def stack_env(tmp_path, postgres_url, redis_url, weather_server, **extra):
-    env = base_env(
-        DATABASE_URL=postgres_url,
-        REDIS_URL=redis_url,
-        WEATHERALERT_VAR_DIR=str(tmp_path),
-        WEATHER_SOURCE="open-meteo",
-        OPEN_METEO_URL=weather_server.url,
-        OPEN_METEO_BACKOFF="0.01",
+    """Three places in three cells; no retries, so a fault shows at once."""
+    return e2e_stack_env(
+        tmp_path,
+        postgres_url,
+        redis_url,
+        weather_server,
+        PLACES,
         OPEN_METEO_RETRIES="0",
-        EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
-        EMAIL_FILE_PATH=str(tmp_path / "mail"),
         **extra,
     )
-    manage(env, "migrate", "--noinput")
-    manage(env, "shell", "-c", PLACES)
-    return env
 
 
 def counts(stack: Stack) -> tuple[int, int]:
