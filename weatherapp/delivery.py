@@ -26,6 +26,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from .ai.variables import HORIZON_HOURS
 from .models import Alert, Delivery, Place
 
 UNSUBSCRIBE_SALT = "weatheralert.unsubscribe"
@@ -76,6 +77,7 @@ def email_message(alert: Alert) -> EmailMultiAlternatives:
         "alert": alert,
         "place": place,
         "percent": round(alert.probability * 100),
+        "horizon": HORIZON_HOURS,
         "threshold_percent": round(place.threshold * 100),
         "place_url": f"{settings.SITE_URL}{place.get_absolute_url()}",
         "unsubscribe_url": unsubscribe_url(place),
@@ -177,7 +179,7 @@ def webhook_payload(alert: Alert) -> dict:
         },
         "probability": round(alert.probability, 4),
         "threshold": place.threshold,
-        "horizon_hours": 3,
+        "horizon_hours": HORIZON_HOURS,
         "event_started_at": alert.event_started_at.isoformat(),
     }
 

@@ -107,7 +107,6 @@ class OpenMeteoSource:
         self.backoff = backoff
         self.max_wait = max_wait
         self.user_agent = user_agent
-        self.requests = 0  # made by this process
 
     def query(self, latitude: float, longitude: float) -> str:
         params = {
@@ -170,7 +169,6 @@ class OpenMeteoSource:
             conn.sock.settimeout(self.read_timeout)
             headers = {"User-Agent": self.user_agent, "Accept": "application/json"}
             conn.request("GET", target, headers=headers)
-            self.requests += 1
             response = conn.getresponse()
             return response.status, response.headers, response.read(MAX_BODY)
         finally:

@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from .ai.variables import HORIZON_HOURS
 from .charts import probability_chart
 from .delivery import read_unsubscribe_token
 from .forms import PlaceForm, RateLimitedAuthenticationForm, SignUpForm
@@ -65,6 +66,7 @@ def place_detail(request: HttpRequest, place_id: int) -> HttpResponse:
         "place": place,
         "latest": latest,
         "chart": probability_chart(series, place.threshold),
+        "horizon": HORIZON_HOURS,
         "alerts": alerts,
     }
     return render(request, "weatherapp/place.html", context)

@@ -21,10 +21,13 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .variables import PRESSURE_ALIASES, VARIABLES  # noqa: F401 (re-exported)
+from .variables import (  # noqa: F401 (re-exported)
+    HORIZON_HOURS,
+    PRESSURE_ALIASES,
+    VARIABLES,
+    WINDOW_HOURS,
+)
 
-WINDOW_HOURS = 24
-HORIZON_HOURS = 3
 RAIN_MM = 0.1  # measurable precipitation
 
 

@@ -1,5 +1,9 @@
-"""The model's input variables (Open-Meteo's hourly names), numpy-free so that
-code describing the API does not load numpy."""
+"""The model's input variables (Open-Meteo's hourly names) and its window and
+horizon, numpy-free so that code describing or sending alerts does not load
+numpy."""
+
+WINDOW_HOURS = 24  # consecutive hours the model reads
+HORIZON_HOURS = 3  # it predicts rain in the hours after the window's last
 
 # The order of the model's input window (axis 2 of a window stack).
 VARIABLES = (
