@@ -33,7 +33,7 @@ control_socket_disable = True
 
 def when_ready(server):
     """The master logs the whole dyno's memory every 20 s."""
-    from weatherapp.dyno import start_reporter
+    from weatherapp.ops.memory import start_reporter
 
     start_reporter(
         "web.1",

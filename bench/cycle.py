@@ -24,7 +24,7 @@ from pathlib import Path
 CYCLE = "from weatherapp.tasks import run_cycle; run_cycle.delay()"
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import CITY_PLACES, app_env, manage, procfile_line, start, stop  # noqa: E402
+from common import city_places, embedded_env, manage, procfile_args, start, stop  # noqa: E402
 
 
 def predictions(env: dict[str, str]) -> int:
@@ -52,7 +52,7 @@ def reset_postgres(url: str) -> None:
 
 def run(n: int, workers: int, database_url: str | None, redis_url: str | None) -> dict:
     with tempfile.TemporaryDirectory() as folder:
-        env = app_env(
+        env = embedded_env(
             folder, WEATHER_SOURCE="replay", PREDICTION_INTERVAL_SECONDS="100000"
         )
         if database_url:
@@ -64,11 +64,9 @@ def run(n: int, workers: int, database_url: str | None, redis_url: str | None) -
 
             redis.Redis.from_url(redis_url).flushdb()
         manage(env, "migrate", "--noinput")
-        cells = int(
-            manage(env, "shell", "-c", CITY_PLACES.format(n=n)).splitlines()[-1]
-        )
+        cells = int(manage(env, "shell", "-c", city_places(n)).splitlines()[-1])
         processes = [
-            start([*procfile_line("worker"), "-n", f"bench{i}@%h"], env)
+            start([*procfile_args("worker"), "-n", f"bench{i}@%h"], env)
             for i in range(workers)
         ]
         try:

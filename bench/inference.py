@@ -131,9 +131,9 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     import numpy as np
 
-    from weatherapp.ai import features
-    from weatherapp.ai.dataset import read_csv
     from weatherapp.ai.predictor import RainModel
+    from weatherapp.forecast import features
+    from weatherapp.forecast.dataset import read_csv
 
     hours = read_csv(ROOT / "data" / "greensboro_723170_hourly.csv")
     ends = features.window_ends(hours["time"])

@@ -23,9 +23,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from weatherapp.ai import features  # noqa: E402
-from weatherapp.ai.dataset import read_csv  # noqa: E402
 from weatherapp.ai.predictor import RainModel, predict_rain  # noqa: E402
+from weatherapp.forecast import features  # noqa: E402
+from weatherapp.forecast.dataset import read_csv  # noqa: E402
 
 LONGITUDE = -79.95
 

@@ -33,18 +33,18 @@ import django  # noqa: E402
 django.setup()
 
 from common import (  # noqa: E402
-    app_env,
+    embedded_env,
     free_port,
     manage,
+    open_meteo_body,  # noqa: E402
     post_prediction,
-    procfile_line,
+    procfile_args,
     start,
     stop,
 )
 
-from tests.conftest import open_meteo_body  # noqa: E402
-from weatherapp.ai.dataset import read_csv  # noqa: E402
-from weatherapp.ai.features import window_ends  # noqa: E402
+from weatherapp.forecast.dataset import read_csv  # noqa: E402
+from weatherapp.forecast.features import window_ends  # noqa: E402
 
 MB = 1024 * 1024
 
@@ -96,9 +96,9 @@ def web(predictions: int, clients: int) -> dict:
     bodies = [json.dumps(open_meteo_body(hours, int(end))) for end in ends]
     with tempfile.TemporaryDirectory() as folder:
         port = free_port()
-        env = app_env(folder, PORT=str(port))
+        env = embedded_env(folder, PORT=str(port))
         manage(env, "migrate", "--noinput")
-        process = start(procfile_line("web"), env)
+        process = start(procfile_args("web"), env)
         try:
             for _ in range(200):
                 try:
@@ -146,10 +146,10 @@ def worker(tasks: int) -> dict:
     import sqlite3
 
     with tempfile.TemporaryDirectory() as folder:
-        env = app_env(folder, CYCLE_CHUNK_CELLS="1")
+        env = embedded_env(folder, CYCLE_CHUNK_CELLS="1")
         manage(env, "migrate", "--noinput")
         manage(env, "shell", "-c", ADD_PLACES.format(n=tasks))
-        process = start(procfile_line("worker"), env)
+        process = start(procfile_args("worker"), env)
         try:
             time.sleep(3)
             sampler = TreeSampler(process.pid)

@@ -43,27 +43,28 @@ def main() -> None:
     args = parser.parse_args()
     from concurrent.futures import ThreadPoolExecutor
 
-    from tests.conftest import open_meteo_body
-    from weatherapp.ai.dataset import read_csv
-    from weatherapp.ai.features import window_ends
-    from weatherapp.dyno import sample
+    from common import open_meteo_body
+
+    from weatherapp.forecast.dataset import read_csv
+    from weatherapp.forecast.features import window_ends
+    from weatherapp.ops.memory import sample
 
     hours = read_csv(ROOT / "data" / "greensboro_723170_hourly.csv")
     ends = window_ends(hours["time"])[::83]
     bodies = [json.dumps(open_meteo_body(hours, int(e))) for e in ends]
     from common import (
-        app_env,
+        embedded_env,
         free_port,
         manage,
         post_prediction,
-        procfile_line,
+        procfile_args,
         start,
         stop,
     )
 
     with tempfile.TemporaryDirectory() as folder:
         port = free_port()
-        env = app_env(
+        env = embedded_env(
             folder,
             PORT=str(port),
             WEATHER_REPLAY_SPEED="36000",  # a new hour every 0.1 s
@@ -71,8 +72,8 @@ def main() -> None:
         )
         manage(env, "migrate", "--noinput")
         manage(env, "shell", "-c", PLACES.format(n=args.places))
-        web = start(procfile_line("web"), env)
-        worker = start(procfile_line("worker"), env)
+        web = start(procfile_args("web"), env)
+        worker = start(procfile_args("worker"), env)
         # Cycles go through the app's own Celery setup, pointed at this folder.
         os.environ["WEATHERALERT_VAR_DIR"] = folder
         os.environ.pop("REDIS_URL", None)

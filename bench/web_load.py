@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, app_env, free_port, manage, procfile_line, start, stop  # noqa: E402
+from common import ROOT, embedded_env, free_port, manage, procfile_args, start, stop  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
 
@@ -49,14 +49,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=8)
     args = parser.parse_args()
-    from tests.conftest import open_meteo_body
-    from weatherapp.ai.dataset import read_csv
+    from common import open_meteo_body
+
+    from weatherapp.forecast.dataset import read_csv
 
     hours = read_csv(ROOT / "data" / "greensboro_723170_hourly.csv")
     body = json.dumps(open_meteo_body(hours, 3000))
     with tempfile.TemporaryDirectory() as folder:
         port = free_port()
-        env = app_env(folder, PORT=str(port))
+        env = embedded_env(folder, PORT=str(port))
         manage(env, "migrate", "--noinput")
         script = Path(folder) / "post.lua"
         script.write_text(
@@ -64,7 +65,7 @@ def main() -> None:
             'wrk.headers["Content-Type"] = "application/json"\n'
             f"wrk.body = {json.dumps(body)}\n"
         )
-        web = start(procfile_line("web"), env)
+        web = start(procfile_args("web"), env)
         try:
             time.sleep(3)
             base = f"http://127.0.0.1:{port}"

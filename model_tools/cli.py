@@ -13,9 +13,9 @@ import sys
 import time
 from pathlib import Path
 
-from weatherapp.ai.dataset import DatasetError
-from weatherapp.ai.features import FeatureError
 from weatherapp.ai.predictor import ModelError
+from weatherapp.forecast.dataset import DatasetError
+from weatherapp.forecast.features import FeatureError
 
 from . import paths, pipeline
 from .importers import FORMATS

@@ -1,4 +1,4 @@
-"""Raw observation files -> *hours* (see weatherapp/ai/features.py)."""
+"""Raw observation files -> *hours* (see weatherapp/forecast/features.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from weatherapp.ai import dataset, features
-from weatherapp.ai.dataset import DatasetError
+from weatherapp.forecast import dataset, features
+from weatherapp.forecast.dataset import DatasetError
 
 TMY3_MISSING = -9900.0
 # TMY3 column -> (canonical name, factor to canonical units).
@@ -99,8 +99,8 @@ def detect_format(path: str | Path) -> str:
 
 def read_open_meteo(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
     """An Open-Meteo forecast or archive API response saved as JSON."""
-    from weatherapp.ai.features import FeatureError
-    from weatherapp.openmeteo import OpenMeteoError, parse_hourly
+    from weatherapp.forecast.features import FeatureError
+    from weatherapp.forecast.openmeteo import OpenMeteoError, parse_hourly
 
     try:
         body = json.loads(Path(path).read_text(encoding="utf-8"))

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from weatherapp.ai import card_path, dataset, features
-from weatherapp.ai.predictor import ModelError, RainModel, file_sha256
+from weatherapp.ai.predictor import ModelError, RainModel
+from weatherapp.forecast import dataset, features
+from weatherapp.forecast.card import card_path, file_sha256
 
 from . import importers, metrics, parity, paths
 from .samples import BLOCK_CYCLE, BLOCK_DAYS, Samples, make_samples

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from weatherapp.ai import features
+from weatherapp.forecast import features
 
 BLOCK_DAYS = 7
 # Of every five consecutive blocks: one held out for testing, one to validate

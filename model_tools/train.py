@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from weatherapp.ai import features
+from weatherapp.forecast import features
 
 from . import samples as samples_mod
 

@@ -14,7 +14,9 @@ import psycopg
 import pytest
 from celery import Celery
 
-from .conftest import base_env, free_port, manage, wait_for
+from support import child_env, free_port, manage
+
+from .conftest import wait_for
 
 pytestmark = pytest.mark.services
 HOUR = np.timedelta64(3600, "s")
@@ -69,7 +71,7 @@ class Stack:
 
 def stack_env(tmp_path, postgres_url, redis_url, weather_server, setup, **extra):
     """The app's environment on these servers, migrated, with ``setup`` run."""
-    env = base_env(
+    env = child_env(
         **{
             "DATABASE_URL": postgres_url,
             "REDIS_URL": redis_url,

@@ -2,7 +2,7 @@ import itertools
 
 import pytest
 
-from weatherapp.alerts import Decision, decide
+from weatherapp.alerting.decisions import Decision, decide
 
 T, H = 0.5, 0.1
 

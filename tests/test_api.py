@@ -6,9 +6,8 @@ import json
 import numpy as np
 import pytest
 
+from support import LONGITUDE, open_meteo_body
 from weatherapp.ai import predictor
-
-from .conftest import LONGITUDE, open_meteo_body
 
 END = 2000  # an hour of the committed data with a full window before it
 

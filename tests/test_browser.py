@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from weatherapp import services, sources
-
-from .conftest import DATASET
+from support import DATASET
+from weatherapp.alerting import cycle
+from weatherapp.forecast.sources import ReplaySource
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [
@@ -44,12 +44,12 @@ def replay_hours(count: int) -> None:
     """Run ``count`` cycles, each an hour of the replay later than the last."""
     started = time.time()
     for k in range(count):
-        sources._source = sources.ReplaySource(
+        cycle._source = ReplaySource(
             DATASET, speed=1, anchor=started - (count - k) * 3600, start="1989-06-01"
         )
-        for chunk in services.cycle_chunks():
-            services.predict_cells(chunk)
-    sources._source = None
+        for chunk in cycle.cycle_chunks():
+            cycle.predict_cells(chunk)
+    cycle._source = None
 
 
 @pytest.mark.django_db(transaction=True)

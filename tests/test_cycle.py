@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from django.contrib.auth.models import User
 
-from weatherapp import services
+from weatherapp.alerting import cycle as the_cycle
 from weatherapp.models import Alert, Cell, Place, Prediction
 
 pytestmark = pytest.mark.django_db
@@ -29,8 +29,8 @@ def make_place(owner, name="Home", lat=36.1, lon=-79.95, **fields):
 
 def cycle(now=DAYTIME) -> list[int]:
     alert_ids = []
-    for chunk in services.cycle_chunks():
-        alert_ids += services.predict_cells(chunk, now=now)
+    for chunk in the_cycle.cycle_chunks():
+        alert_ids += the_cycle.predict_cells(chunk, now=now)
     return alert_ids
 
 
@@ -67,7 +67,7 @@ def test_chunks(settings, owner):
     settings.CYCLE_CHUNK_CELLS = 2
     for i in range(5):
         make_place(owner, f"p{i}", 10 + i, 10)
-    chunks = services.cycle_chunks()
+    chunks = the_cycle.cycle_chunks()
     assert [len(c) for c in chunks] == [2, 2, 1]
     assert sorted(sum(chunks, [])) == sorted(Cell.objects.values_list("pk", flat=True))
 
@@ -152,9 +152,9 @@ def test_a_chunk_out_of_time_stores_what_it_fetched(open_meteo, owner, caplog):
         make_place(owner, f"p{i}", lat, 10.0)
     open_meteo.set(10.0, 10.0, "slow")
     open_meteo.slow_seconds = 0.5
-    (chunk,) = services.cycle_chunks()
-    services.predict_cells(chunk, now=DAYTIME, fetch_seconds=0.2)
+    (chunk,) = the_cycle.cycle_chunks()
+    the_cycle.predict_cells(chunk, now=DAYTIME, fetch_seconds=0.2)
     assert list(Prediction.objects.values_list("place__name", flat=True)) == ["p0"]
     assert "2 of 3 cells left for the next cycle" in caplog.text
-    services.predict_cells(chunk, now=DAYTIME, fetch_seconds=60)
+    the_cycle.predict_cells(chunk, now=DAYTIME, fetch_seconds=60)
     assert Prediction.objects.count() == 3

@@ -7,11 +7,10 @@ import numpy as np
 import pytest
 
 from model_tools import importers, pipeline
-from weatherapp.ai import dataset
-from weatherapp.ai.dataset import DatasetError
-from weatherapp.ai.predictor import file_sha256
-
-from .conftest import DATASET, ROOT
+from support import DATASET, ROOT
+from weatherapp.forecast import dataset
+from weatherapp.forecast.card import file_sha256
+from weatherapp.forecast.dataset import DatasetError
 
 HEADER = (
     "Date (MM/DD/YYYY),Time (HH:MM),Dry-bulb (C),Dew-point (C),RHum (%),"

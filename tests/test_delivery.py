@@ -9,8 +9,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.core import mail
 
-from weatherapp import delivery
-from weatherapp.delivery import Refused, public_address
+from weatherapp.alerting import delivery, netguard, webhooks
+from weatherapp.alerting.netguard import Refused, public_address
 from weatherapp.models import Alert, Place
 
 pytestmark = pytest.mark.django_db
@@ -89,9 +89,9 @@ def test_webhook_is_signed(alert, webhook_receiver, settings):
 
 def test_a_wrong_secret_does_not_verify(alert):
     body = b'{"a": 1}'
-    good = delivery.sign("secret", 1700000000, body)
-    assert delivery.sign("other", 1700000000, body) != good
-    assert delivery.sign("secret", 1700000001, body) != good
+    good = webhooks.sign("secret", 1700000000, body)
+    assert webhooks.sign("other", 1700000000, body) != good
+    assert webhooks.sign("secret", 1700000001, body) != good
 
 
 def test_webhook_failures_are_stored_and_retryable(alert, webhook_receiver, settings):
@@ -164,7 +164,7 @@ def test_ssrf_guard_allows_a_public_address():
 )
 def test_bad_webhook_urls(url):
     with pytest.raises(Refused):
-        delivery.check_webhook_url(url)
+        netguard.check_webhook_url(url)
 
 
 def test_a_dns_answer_that_changes_after_the_check_is_not_followed(

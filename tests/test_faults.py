@@ -9,9 +9,8 @@ import sys
 import pytest
 from django.contrib.auth.models import User
 
+from support import ROOT, child_env, open_meteo_body
 from weatherapp.ai import predictor
-
-from .conftest import ROOT, base_env, open_meteo_body
 
 MODELS = ROOT / "models"
 
@@ -53,7 +52,7 @@ BROKEN = [
 
 @pytest.mark.parametrize(("kind", "message"), BROKEN)
 def test_manage_py_check_reports_a_broken_model(tmp_path, kind, message):
-    env = base_env(
+    env = child_env(
         MODEL_PATH=str(deploy(tmp_path, kind)), WEATHERALERT_VAR_DIR=str(tmp_path)
     )
     done = subprocess.run(

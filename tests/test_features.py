@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from weatherapp.ai import features
-from weatherapp.ai.features import FeatureError
+from weatherapp.forecast import features
+from weatherapp.forecast.features import FeatureError
 
 
 def hourly(n: int, start: str = "2026-06-01T00:00") -> dict[str, np.ndarray]:

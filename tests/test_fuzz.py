@@ -15,9 +15,8 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from support import open_meteo_body
 from weatherapp.models import ApiToken, Place
-
-from .conftest import open_meteo_body
 
 EXAMPLES = {"random_json": 2500, "mutated": 5000, "raw": 1500, "paths": 2500}
 

@@ -6,9 +6,9 @@ import shlex
 
 import pytest
 
-from weatherapp.management.commands.demo import read_procfile
+from support import ROOT, child_env, free_port, manage, open_meteo_body, read_procfile
 
-from .conftest import ROOT, base_env, free_port, manage, open_meteo_body, wait_for
+from .conftest import wait_for
 
 SEED_WEB = (
     "gunicorn weatheralert.wsgi --log-file - --workers 1 --threads 2 --timeout 120"
@@ -45,7 +45,7 @@ def alive(port):
 @pytest.fixture
 def web(spawn, tmp_path):
     port = free_port()
-    env = base_env(PORT=str(port), WEATHERALERT_VAR_DIR=str(tmp_path))
+    env = child_env(PORT=str(port), WEATHERALERT_VAR_DIR=str(tmp_path))
     manage(env, "migrate", "--noinput")
     args = shlex.split(SEED_WEB)  # verbatim; PATH finds this venv's gunicorn
     process = spawn("web", args, env)
@@ -95,7 +95,7 @@ def test_concurrent_predictions_equal_serial_ones(web, hours, scored_windows):
 
 def test_procfile_web_line_serves_and_logs_runtime_metrics(spawn, tmp_path, hours):
     port = free_port()
-    env = base_env(
+    env = child_env(
         PORT=str(port),
         WEATHERALERT_VAR_DIR=str(tmp_path),
         RUNTIME_METRICS_INTERVAL="0.5",

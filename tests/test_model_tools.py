@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 
 from model_tools import importers
-from weatherapp.ai import dataset, features
-from weatherapp.ai.dataset import DatasetError
-
-from .conftest import DATASET, LONGITUDE, ROOT, open_meteo_body
+from support import DATASET, LONGITUDE, ROOT, open_meteo_body
+from weatherapp.forecast import dataset, features
+from weatherapp.forecast.dataset import DatasetError
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:

@@ -5,15 +5,16 @@ import sqlite3
 import subprocess
 import sys
 
-from weatherapp.dyno import runtime_metrics_line, sample
+from support import ROOT, child_env, free_port, manage
+from weatherapp.ops.memory import runtime_metrics_line, sample
 
-from .conftest import ROOT, base_env, free_port, manage, wait_for
+from .conftest import wait_for
 from .test_gunicorn import alive
 
 
 def test_one_dyno_runs_web_worker_and_beat(spawn, tmp_path):
     port = free_port()
-    env = base_env(
+    env = child_env(
         PORT=str(port),
         WEATHERALERT_VAR_DIR=str(tmp_path),
         PREDICTION_INTERVAL_SECONDS="2",
@@ -63,7 +64,7 @@ def test_dyno_memory_report(tmp_path):
             "--json",
         ],
         cwd=ROOT,
-        env=base_env(WEATHERALERT_VAR_DIR=str(tmp_path)),
+        env=child_env(WEATHERALERT_VAR_DIR=str(tmp_path)),
         capture_output=True,
         text=True,
         timeout=120,
@@ -79,7 +80,7 @@ def test_dyno_memory_rejects_bad_arguments(tmp_path):
     done = subprocess.run(
         [sys.executable, "manage.py", "dyno_memory", "--seconds", "0"],
         cwd=ROOT,
-        env=base_env(WEATHERALERT_VAR_DIR=str(tmp_path)),
+        env=child_env(WEATHERALERT_VAR_DIR=str(tmp_path)),
         capture_output=True,
         text=True,
     )

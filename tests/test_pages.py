@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core import mail
 
-from weatherapp.delivery import unsubscribe_token
+from weatherapp.alerting.unsubscribe import unsubscribe_token
 from weatherapp.models import Alert, Delivery, Place, Prediction
 
 pytestmark = pytest.mark.django_db

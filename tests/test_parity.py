@@ -8,8 +8,7 @@ import sys
 import pytest
 
 from model_tools import parity
-
-from .conftest import ROOT
+from support import ROOT
 
 MODELS = ROOT / "models"
 

@@ -9,10 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from weatherapp.ai import features, predictor
+from support import LONGITUDE, ROOT
+from weatherapp.ai import predictor
 from weatherapp.ai.predictor import ModelError, RainModel
-
-from .conftest import LONGITUDE, ROOT
+from weatherapp.forecast import features
 
 
 @pytest.fixture(scope="module")
@@ -115,8 +115,8 @@ assert "numpy" not in sys.modules, "numpy imported at start-up"
 client = Client(HTTP_HOST="localhost")
 assert client.get("/healthz").status_code == 200
 assert "numpy" not in sys.modules, "healthz loaded numpy"
-from tests.conftest import open_meteo_body
-from weatherapp.ai.dataset import read_csv
+from support import open_meteo_body
+from weatherapp.forecast.dataset import read_csv
 hours = read_csv("data/greensboro_723170_hourly.csv")
 body = open_meteo_body(hours, 500)
 r = client.post("/api/v1/predict", body, content_type="application/json")

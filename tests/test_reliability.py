@@ -10,8 +10,10 @@ import time
 import pytest
 from celery import Celery
 
-from .conftest import free_port, wait_for
-from .test_alert_e2e import WORKER, Stack, base_env, manage
+from support import child_env, free_port, manage
+
+from .conftest import wait_for
+from .test_alert_e2e import WORKER, Stack
 from .test_alert_e2e import stack_env as e2e_stack_env
 
 pytestmark = pytest.mark.services
@@ -109,7 +111,7 @@ def test_the_worker_reconnects_when_redis_returns(
         "no",
     ]
     redis_url = f"redis://127.0.0.1:{port}/0"
-    server = spawn("redis1", redis_args, base_env())
+    server = spawn("redis1", redis_args, child_env())
     wait_for(lambda: "Ready to accept" in server.output(), what="Redis")
     env = stack_env(tmp_path, postgres_url, redis_url, weather_server)
     stack = Stack(env, postgres_url, redis_url, tmp_path)
@@ -122,7 +124,7 @@ def test_the_worker_reconnects_when_redis_returns(
         what="the worker to notice",
     )
     time.sleep(2)
-    server = spawn("redis2", redis_args, base_env())  # ... and comes back
+    server = spawn("redis2", redis_args, child_env())  # ... and comes back
     wait_for(lambda: "Ready to accept" in server.output(), what="Redis again")
     Celery(broker=redis_url).send_task("weatherapp.tasks.run_cycle")
     wait_for(lambda: counts(stack)[0] == 3, timeout=90, what="a cycle after the outage")
@@ -179,7 +181,7 @@ def test_rediss_with_a_self_signed_certificate(
             "--appendonly",
             "no",
         ],
-        base_env(),
+        child_env(),
     )
     wait_for(lambda: "Ready to accept" in server.output(), what="Redis with TLS")
     redis_url = f"rediss://127.0.0.1:{port}/0"

@@ -10,9 +10,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
+from support import ROOT, child_env, open_meteo_body
 from weatherapp.models import Alert, ApiToken, Delivery, Place, Prediction
-
-from .conftest import ROOT, base_env, open_meteo_body
 
 pytestmark = pytest.mark.django_db
 
@@ -169,7 +168,7 @@ def test_public_predictions_are_rate_limited(client, hours, settings, fresh_coun
 
 
 def test_production_settings_pass_check_deploy():
-    env = base_env(
+    env = child_env(
         DYNO="web.1", SECRET_KEY="k" * 64 + "-not-a-real-secret-x9", DEBUG="false"
     )
     env.pop("SECURE_SSL_REDIRECT")
@@ -185,7 +184,7 @@ def test_production_settings_pass_check_deploy():
 
 
 def test_a_dyno_without_a_secret_key_refuses_to_start():
-    env = base_env(DYNO="web.1")
+    env = child_env(DYNO="web.1")
     env.pop("SECRET_KEY", None)
     done = subprocess.run(
         [sys.executable, "manage.py", "check"],

@@ -5,10 +5,14 @@ import time
 import numpy as np
 import pytest
 
-from weatherapp.ai import features
-from weatherapp.sources import OpenMeteoSource, ReplaySource, SourceError, _retry_after
-
-from .conftest import DATASET
+from support import DATASET
+from weatherapp.forecast import features
+from weatherapp.forecast.sources import (
+    OpenMeteoSource,
+    ReplaySource,
+    SourceError,
+    _retry_after,
+)
 
 
 def source(server, **options) -> OpenMeteoSource:

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from .conftest import DATASET, ROOT
+from support import DATASET, ROOT
 
 pytestmark = pytest.mark.tensorflow
 COMMITTED = json.loads((ROOT / "models" / "rain_int8.json").read_text())

@@ -6,7 +6,9 @@ import time
 import psycopg
 import pytest
 
-from .conftest import base_env, manage, wait_for
+from support import child_env, manage
+
+from .conftest import wait_for
 
 WORKER = ["celery", "-A", "weatherapp", "worker", "--loglevel=info", "--concurrency=1"]
 BEAT = ["celery", "-A", "weatherapp", "beat", "--loglevel=info"]
@@ -45,7 +47,7 @@ def query_postgres(url, sql):
 def test_worker_on_redis_writes_to_postgresql(
     spawn, tmp_path, postgres_url, redis_url, rainy_hour
 ):
-    env = base_env(
+    env = child_env(
         DATABASE_URL=postgres_url,
         REDIS_URL=redis_url,
         WEATHERALERT_VAR_DIR=str(tmp_path),
@@ -95,7 +97,7 @@ def test_beat_and_worker_on_sqlite_with_the_embedded_broker(
     spawn, tmp_path, rainy_hour
 ):
     """No servers at all: SQLite and kombu's filesystem transport."""
-    env = base_env(
+    env = child_env(
         WEATHERALERT_VAR_DIR=str(tmp_path),
         PREDICTION_INTERVAL_SECONDS="2",
         **rainy_replay_with_file_mail(tmp_path, rainy_hour),

@@ -14,7 +14,7 @@ import sys
 import numpy as np
 
 from model_tools import convert, paths, pipeline, train
-from weatherapp.ai.predictor import file_sha256
+from weatherapp.forecast.card import file_sha256
 
 
 def main(out: str) -> None:

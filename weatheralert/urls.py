@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from weatherapp import api, views
+from weatherapp.ops import views as ops
+from weatherapp.web import api, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -23,8 +24,8 @@ urlpatterns = [
     ),
     path("api/v1/alerts", api.alerts, name="api-alerts"),
     path("api/v1/openapi.json", api.openapi, name="api-openapi"),
-    path("healthz", api.healthz, name="healthz"),
-    path("metrics", api.prometheus, name="metrics"),
+    path("healthz", ops.healthz, name="healthz"),
+    path("metrics", ops.prometheus, name="metrics"),
     path("accounts/login/", views.RateLimitedLoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),

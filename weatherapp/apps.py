@@ -6,4 +6,6 @@ class WeatherappConfig(AppConfig):
     verbose_name = "Weather alerts"
 
     def ready(self) -> None:
-        from . import health  # noqa: F401 (registers the model's system check)
+        # The model's system check; the admin lives with the other pages.
+        from .ops import health  # noqa: F401
+        from .web import admin  # noqa: F401

@@ -15,7 +15,7 @@ app.autodiscover_tasks()
 def _report_memory(source: str) -> None:
     from django.conf import settings
 
-    from .dyno import start_reporter
+    from .ops.memory import start_reporter
 
     start_reporter(
         source,

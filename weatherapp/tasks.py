@@ -1,8 +1,9 @@
 """Thin Celery tasks: ids in, plain functions do the work.
 
-Every task is idempotent (see services.py and delivery.py), acknowledged late
-(settings: a worker killed mid-chunk gets the chunk delivered again) and
-bounded by soft and hard time limits; arguments are JSON, results ignored.
+Every task is idempotent (see alerting/cycle.py and alerting/delivery.py),
+acknowledged late (settings: a worker killed mid-chunk gets the chunk delivered
+again) and bounded by soft and hard time limits; arguments are JSON, results
+ignored.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from .celery import app
 @app.task(name="weatherapp.tasks.run_cycle")
 def run_cycle() -> int:
     """Beat's cycle: one predict_cells task per chunk of cells."""
-    from .services import cycle_chunks
+    from .alerting.cycle import cycle_chunks
 
     chunks = cycle_chunks()
     for cell_ids in chunks:
@@ -27,7 +28,7 @@ def run_cycle() -> int:
 # fetching after CHUNK_FETCH_SECONDS and stores what it has.
 @app.task(name="weatherapp.tasks.predict_cells", soft_time_limit=240, time_limit=300)
 def predict_cells(cell_ids: list[int]) -> None:
-    from .services import predict_cells as predict
+    from .alerting.cycle import predict_cells as predict
 
     for alert_id in predict(cell_ids, fetch_seconds=settings.CHUNK_FETCH_SECONDS):
         deliver_alert.delay(alert_id)
@@ -36,7 +37,7 @@ def predict_cells(cell_ids: list[int]) -> None:
 @app.task(name="weatherapp.tasks.deliver_alert")
 def deliver_alert(alert_id: int) -> None:
     """Fan an alert out to its place's channels."""
-    from .delivery import channels
+    from .alerting.delivery import channels
     from .models import Alert
 
     alert = Alert.objects.select_related("place").filter(pk=alert_id).first()
@@ -48,7 +49,7 @@ def deliver_alert(alert_id: int) -> None:
 
 @app.task(name="weatherapp.tasks.deliver", bind=True, max_retries=None)
 def deliver(self, alert_id: int, channel: str) -> None:
-    from .delivery import deliver as attempt
+    from .alerting.delivery import deliver as attempt
 
     final = self.request.retries >= settings.WEBHOOK_RETRIES
     result = attempt(alert_id, channel, final=final)

@@ -5,39 +5,41 @@ so never before gunicorn forks: every process builds its own, with one thread
 (a dyno has few cores and the model is tiny). A TFLite interpreter is not
 thread-safe, so each model serializes ``invoke()`` behind its lock; gunicorn's
 ``--threads 2`` then queue for a few microseconds instead of corrupting state.
+
+Free of Django: callers say which model file to use and may pass a hook that
+hears each invoke's duration (the web app counts them for /metrics).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .. import metrics
-from . import card_path, features
+from weatherapp.forecast import features
+from weatherapp.forecast.card import ModelError, read_card, verified_bytes
+
+__all__ = [
+    "DEFAULT_MODEL_PATH",
+    "InvokeHook",
+    "ModelError",
+    "RainModel",
+    "get_model",
+    "interpreter_class",
+    "loaded_model",
+    "predict_rain",
+    "predict_rain_batch",
+]
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[2] / "models" / "rain_int8.tflite"
 
-
-class ModelError(RuntimeError):
-    """The model file or its card is missing, unreadable or inconsistent."""
-
-
-def load_card(model_path: str | Path) -> dict[str, Any]:
-    path = card_path(model_path)
-    try:
-        card = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"model card {path}: {exc}") from None
-    if list(card.get("features", [])) != list(features.FEATURES):
-        raise ModelError(f"model card {path}: features differ from this code's")
-    return card
+# Called after each invoke with its duration in seconds and the windows scored.
+InvokeHook = Callable[[float, int], None]
 
 
 def interpreter_class() -> type:
@@ -46,21 +48,26 @@ def interpreter_class() -> type:
         from tflite_runtime.interpreter import Interpreter
     except ImportError:
         from ai_edge_litert.interpreter import Interpreter
-    return Interpreter
+    return Interpreter  # type: ignore[no-any-return]
 
 
 class RainModel:
     """One INT8 model: raw features in, probabilities of rain out."""
 
-    def __init__(self, model_path: str | Path = DEFAULT_MODEL_PATH) -> None:
+    def __init__(
+        self,
+        model_path: str | Path = DEFAULT_MODEL_PATH,
+        on_invoke: InvokeHook | None = None,
+    ) -> None:
         self.path = Path(model_path)
-        self.card = load_card(self.path)
+        self.card = read_card(self.path)
         normalization = self.card["normalization"]
         self.mean = np.asarray(normalization["mean"], np.float32)
         self.std = np.asarray(normalization["std"], np.float32)
         self.threshold = float(self.card["threshold"])
+        self.on_invoke = on_invoke
         self._lock = threading.Lock()
-        self._interpreter = None
+        self._interpreter: Any = None
         self._batch = 0
 
     @property
@@ -68,14 +75,8 @@ class RainModel:
         return self._interpreter is not None
 
     def _load(self) -> None:
-        # Called with the lock held. tflite-runtime can crash the process on a
-        # malformed flatbuffer, so only bytes the card vouches for reach it.
-        try:
-            content = self.path.read_bytes()
-        except OSError as exc:
-            raise ModelError(f"cannot load {self.path}: {exc}") from None
-        if hashlib.sha256(content).hexdigest() != self.card.get("model_sha256"):
-            raise ModelError(f"{self.path.name} does not match its model card")
+        # Called with the lock held.
+        content = verified_bytes(self.path, self.card)
         try:
             interpreter = interpreter_class()(model_content=content, num_threads=1)
         except (ValueError, RuntimeError) as exc:
@@ -110,31 +111,38 @@ class RainModel:
             self._interpreter.set_tensor(self._input["index"], q)
             started = time.perf_counter()
             self._interpreter.invoke()
-            metrics.observe_inference(time.perf_counter() - started, len(q))
+            elapsed = time.perf_counter() - started
             out = self._interpreter.get_tensor(self._output["index"])
+        if self.on_invoke is not None:
+            self.on_invoke(elapsed, len(q))
         p = (out.astype(np.float32) - self._out_zero) * self._out_scale
-        return np.clip(p.reshape(-1), 0.0, 1.0)
+        return np.clip(p.reshape(-1), 0.0, 1.0)  # type: ignore[no-any-return]
 
     def info(self) -> dict[str, str]:
         return {"version": self.card["version"], "sha256": self.card["model_sha256"]}
-
-
-def file_sha256(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 _model: RainModel | None = None
 _model_lock = threading.Lock()
 
 
-def get_model() -> RainModel:
-    """The process-wide model (its card is read now, its interpreter on first use)."""
+def get_model(
+    model_path: str | Path | None = None, on_invoke: InvokeHook | None = None
+) -> RainModel:
+    """The process-wide model of ``model_path`` (default: the ``MODEL_PATH``
+    environment variable, else the committed model). Its card is read now,
+    its interpreter on first use; another path replaces it."""
     global _model
-    if _model is None:
+    path = Path(model_path or os.environ.get("MODEL_PATH") or DEFAULT_MODEL_PATH)
+    model = _model
+    if model is None or model.path != path:
         with _model_lock:
-            if _model is None:
-                _model = RainModel(_configured_path())
-    return _model
+            if _model is None or _model.path != path:
+                _model = RainModel(path, on_invoke)
+            model = _model
+    if on_invoke is not None:
+        model.on_invoke = on_invoke
+    return model
 
 
 def loaded_model() -> RainModel | None:
@@ -142,33 +150,24 @@ def loaded_model() -> RainModel | None:
     return _model
 
 
-def _configured_path() -> Path:
-    from django.conf import settings
-
-    if settings.configured:
-        return Path(settings.MODEL_PATH)
-    return DEFAULT_MODEL_PATH
-
-
-def predict_rain(hours: Mapping[str, np.ndarray], longitude: float) -> float:
+def predict_rain(
+    hours: Mapping[str, np.ndarray], longitude: float, model: RainModel | None = None
+) -> float:
     """P(rain >= 0.1 mm within the horizon) after the newest hour of ``hours``.
 
     ``hours`` needs at least WINDOW_HOURS consecutive hours (see features.py);
     raises features.FeatureError on bad input, ModelError on a broken model.
     """
-    features.check_hours(hours)
-    n = len(hours["time"])
-    if n < features.WINDOW_HOURS:
-        raise features.FeatureError(
-            "time", f"needs {features.WINDOW_HOURS} consecutive hours, got {n}"
-        )
-    windows = features.stack_windows(hours, [n - 1])
-    end_times = np.asarray(hours["time"], dtype="datetime64[s]")[-1:]
-    return float(predict_rain_batch(windows, end_times, longitude)[0])
+    window, end = features.latest_window(hours)
+    return float(predict_rain_batch(window[None], np.array([end]), longitude, model)[0])
 
 
 def predict_rain_batch(
-    windows: np.ndarray, end_times: np.ndarray, longitudes: np.ndarray | float
+    windows: np.ndarray,
+    end_times: np.ndarray,
+    longitudes: np.ndarray | float,
+    model: RainModel | None = None,
 ) -> np.ndarray:
     """Probabilities for many windows (see features.stack_windows) in one invoke."""
-    return get_model().predict(features.features(windows, end_times, longitudes))
+    model = model or get_model()
+    return model.predict(features.features(windows, end_times, longitudes))

@@ -7,33 +7,22 @@ Procfile's own command lines are run, so the demo also proves they work.
 
 from __future__ import annotations
 
-import os
 import secrets
-import shlex
 import signal
 import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+import support
 from weatherapp.models import Place
 
 PROCESSES = ("web", "worker", "beat")
-
-
-def read_procfile(path: Path) -> dict[str, str]:
-    lines = {}
-    for line in path.read_text().splitlines():
-        name, sep, command = line.partition(":")
-        if sep and name.strip() and not name.startswith("#"):
-            lines[name.strip()] = command.strip()
-    return lines
 
 
 def rainy_start(speed: float, lead_seconds: float, threshold: float) -> str:
@@ -42,9 +31,9 @@ def rainy_start(speed: float, lead_seconds: float, threshold: float) -> str:
     it, so the demo shows the probability rising and an alert going out."""
     import numpy as np
 
-    from weatherapp.ai import features
     from weatherapp.ai.predictor import RainModel
-    from weatherapp.sources import ReplaySource
+    from weatherapp.forecast import features
+    from weatherapp.forecast.sources import ReplaySource
 
     source = ReplaySource(settings.WEATHER_REPLAY_PATH)
     hours, ends = source.hours, source.ends
@@ -87,7 +76,7 @@ class Command(BaseCommand):
             raise CommandError("--speed must be within (0, 3600]")
         if not 1 <= interval <= 3600:
             raise CommandError("--interval must be within [1, 3600] seconds")
-        procfile = read_procfile(Path(settings.BASE_DIR) / "Procfile")
+        procfile = support.read_procfile()
         missing = [p for p in PROCESSES if p not in procfile]
         if missing:
             raise CommandError(f"Procfile has no {', '.join(missing)} line")
@@ -105,26 +94,19 @@ class Command(BaseCommand):
             defaults=DEMO_PLACE,
         )
 
-        env = {
-            **os.environ,
-            # gunicorn and celery of this interpreter's environment (the venv).
-            "PATH": os.pathsep.join(
-                [str(Path(sys.executable).parent), os.environ["PATH"]]
-            ),
-            "PORT": str(port),
-            "DEBUG": "true",
-            "PYTHONUNBUFFERED": "1",
-            "WEATHER_REPLAY_SPEED": str(speed),
-            "WEATHER_REPLAY_ANCHOR": str(time.time()),
-            "WEATHER_REPLAY_START": rainy_start(
+        # Embedded defaults only: a demo never touches a configured server.
+        env = support.child_env(
+            DJANGO_SETTINGS_MODULE="weatheralert.settings",
+            PORT=str(port),
+            DEBUG="true",
+            WEATHER_REPLAY_SPEED=str(speed),
+            WEATHER_REPLAY_ANCHOR=str(time.time()),
+            WEATHER_REPLAY_START=rainy_start(
                 speed, lead_seconds=90, threshold=place.threshold
             ),
-            "PREDICTION_INTERVAL_SECONDS": str(interval),
-            "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
-        }
-        # Embedded defaults only: a demo never touches a configured server.
-        for name in ("DATABASE_URL", "REDIS_URL", "EMAIL_HOST"):
-            env.pop(name, None)
+            PREDICTION_INTERVAL_SECONDS=str(interval),
+            EMAIL_BACKEND="django.core.mail.backends.console.EmailBackend",
+        )
         url = f"http://127.0.0.1:{port}{place.get_absolute_url()}"
         self.stdout.write(
             f"\nweatheralert demo: log in at {url}\n"
@@ -138,14 +120,8 @@ class Command(BaseCommand):
     def _run(self, procfile: dict[str, str], env: dict[str, str]) -> None:
         children = {}
         for name in PROCESSES:
-            children[name] = subprocess.Popen(
-                shlex.split(os.path.expandvars(procfile[name])),
-                cwd=settings.BASE_DIR,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                start_new_session=True,
+            children[name] = support.start(
+                support.procfile_args(name), env, subprocess.PIPE, text=True
             )
             threading.Thread(
                 target=self._relay, args=(name, children[name]), daemon=True
@@ -162,13 +138,7 @@ class Command(BaseCommand):
             pass
         finally:
             for child in children.values():
-                if child.poll() is None:
-                    os.killpg(child.pid, signal.SIGTERM)
-            for child in children.values():
-                try:
-                    child.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(child.pid, signal.SIGKILL)
+                support.stop(child, grace=10)
 
     def _relay(self, name: str, child: subprocess.Popen) -> None:
         for line in child.stdout:

@@ -17,15 +17,8 @@ tree sampled (RSS and PSS) every 100 ms:
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
-import os
-import shlex
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -35,8 +28,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from weatherapp.dyno import CITY_PLACES, embedded_env, sample
-from weatherapp.management.commands.demo import read_procfile
+import support
+from weatherapp.ops.memory import sample
 
 QUOTA_MB = 512
 DYNOS = ("web", "worker", "beat", "one-dyno")
@@ -89,13 +82,12 @@ class Command(BaseCommand):
         if not 2 <= seconds <= 3600:
             raise CommandError("--seconds must be within [2, 3600]")
         root = Path(settings.BASE_DIR)
-        procfile = read_procfile(root / "Procfile")
-        one_dyno = read_procfile(root / "Procfile.one-dyno")
+        one_dyno = root / "Procfile.one-dyno"
         plans = {
-            "web": (procfile["web"], True, False),
-            "worker": (procfile["worker"], False, True),
-            "beat": (procfile["beat"], False, False),
-            "one-dyno": (one_dyno["web"], True, True),
+            "web": (support.procfile_args("web"), True, False),
+            "worker": (support.procfile_args("worker"), False, True),
+            "beat": (support.procfile_args("beat"), False, False),
+            "one-dyno": (support.procfile_args("web", one_dyno), True, True),
         }
         dynos = {
             name: self.measure(line, places, seconds, web=web, cycles=cycles)
@@ -119,15 +111,15 @@ class Command(BaseCommand):
 
     def measure(
         self,
-        line: str,
+        args: list[str],
         places: int,
         seconds: float,
         web: bool = False,
         cycles: bool = False,
     ) -> dict:
         with tempfile.TemporaryDirectory() as folder:
-            port = _free_port()
-            env = embedded_env(
+            port = support.free_port()
+            env = support.embedded_env(
                 folder,
                 PORT=str(port),
                 WEATHER_SOURCE="replay",
@@ -136,15 +128,8 @@ class Command(BaseCommand):
                 PREDICTION_INTERVAL_SECONDS="2",
             )
             self._manage(env, "migrate", "--noinput")
-            self._manage(env, "shell", "-c", CITY_PLACES.format(n=places))
-            process = subprocess.Popen(
-                shlex.split(os.path.expandvars(line)),
-                cwd=settings.BASE_DIR,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+            self._manage(env, "shell", "-c", support.city_places(places))
+            process = support.start(args, env)
             try:
                 time.sleep(3)
                 sampler = Sampler(process.pid)
@@ -165,22 +150,13 @@ class Command(BaseCommand):
                     t.join()
                 return sampler.result()
             finally:
-                os.killpg(process.pid, signal.SIGTERM)
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    process.wait(timeout=30)
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)  # what the dyno left
+                support.stop(process, grace=30)
 
     def _manage(self, env: dict[str, str], *args: str) -> None:
-        done = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=settings.BASE_DIR,
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-        if done.returncode:
-            raise CommandError(done.stderr.strip().splitlines()[-1])
+        try:
+            support.manage(env, *args)
+        except support.ManageError as exc:
+            raise CommandError(str(exc).splitlines()[-1]) from None
 
     def _drive_cycles(self, env: dict[str, str], stop: float) -> None:
         while time.monotonic() < stop:
@@ -188,33 +164,13 @@ class Command(BaseCommand):
             time.sleep(2)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _drive_web(port: int, stop: float) -> None:
-    from weatherapp.ai.dataset import read_csv
-    from weatherapp.ai.features import window_ends
+    from weatherapp.forecast.dataset import read_csv
+    from weatherapp.forecast.features import window_ends
 
     hours = read_csv(Path(settings.WEATHER_REPLAY_PATH))
     ends = window_ends(hours["time"])[::97][:50]
-    bodies = []
-    for end in ends:
-        window = slice(int(end) - 23, int(end) + 1)
-        hourly = {
-            "time": [f"{t.astype('datetime64[m]')}" for t in hours["time"][window]]
-        }
-        for name, values in hours.items():
-            if name != "time":
-                hourly[name] = [float(v) for v in values[window]]
-        hourly_units = {"wind_speed_10m": "m/s"}
-        bodies.append(
-            json.dumps(
-                {"longitude": -79.95, "hourly": hourly, "hourly_units": hourly_units}
-            )
-        )
+    bodies = [json.dumps(support.open_meteo_body(hours, int(end))) for end in ends]
 
     def client(k: int) -> None:
         i = 0

@@ -10,34 +10,12 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger("weatheralert.dyno")
 
-# A `manage.py shell -c` script for load tests (dyno_memory, bench/): places
-# spread uniformly over a 40 km square around Greensboro, NC (25 cells).
-CITY_PLACES = """
-import numpy as np
-from django.contrib.auth.models import User
-from weatherapp.models import Cell, Place
-rng = np.random.default_rng(0)
-user = User.objects.create_user("bench", "bench@example.com", "bench-password-1")
-lat = 36.1 + rng.uniform(-0.18, 0.18, {n})
-lon = -79.9 + rng.uniform(-0.22, 0.22, {n})
-cells = {{}}
-places = []
-for i, (a, b) in enumerate(zip(lat, lon)):
-    key = (round(a / 0.1), round(b / 0.1))
-    if key not in cells:
-        cells[key] = Cell.objects.get_or_create(lat_index=key[0], lon_index=key[1])[0]
-    places.append(Place(owner=user, name=f"p{{i}}", latitude=a, longitude=b,
-                        cell=cells[key], email_enabled=False))
-Place.objects.bulk_create(places, batch_size=2000)
-print(len(cells))
-"""
 PROC = Path("/proc")
 
 
@@ -46,27 +24,6 @@ class Sample:
     rss_mb: float
     pss_mb: float
     processes: int
-
-
-def embedded_env(folder: str | Path, **extra: str) -> dict[str, str]:
-    """The environment of a dyno started for a measurement: this machine's,
-    but on the embedded defaults in ``folder`` (SQLite, filesystem broker),
-    plain http, no rate limit and no memory lines of its own."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")
-    }
-    env.update(
-        PATH=os.pathsep.join([str(Path(sys.executable).parent), env["PATH"]]),
-        WEATHERALERT_VAR_DIR=str(folder),
-        SECURE_SSL_REDIRECT="false",
-        PREDICT_RATE_LIMIT="1000000000/60",
-        RUNTIME_METRICS_INTERVAL="0",
-        EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
-    )
-    env.update(extra)
-    return env
 
 
 def children(pid: int) -> list[int]:

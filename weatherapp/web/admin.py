@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Alert, Cell, Delivery, Place, Prediction
+from weatherapp.models import Alert, Cell, Delivery, Place, Prediction
 
 
 @admin.register(Place)

@@ -11,43 +11,20 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
-import sys
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from . import metrics, ratelimit
-from .models import Alert, ApiToken, Place
+from weatherapp.models import Alert, ApiToken, Place
+from weatherapp.ops import metrics
+from weatherapp.responses import error, only
+
+from . import ratelimit
 
 log = logging.getLogger(__name__)
-
-
-def error(status: int, message: str, field: str | None = None) -> JsonResponse:
-    body = {"error": message}
-    if field:
-        body["field"] = field
-    return JsonResponse(body, status=status)
-
-
-def only(*methods: str):
-    """Answer other methods with a JSON 405 naming the allowed ones."""
-
-    def decorate(view):
-        @functools.wraps(view)
-        def wrapper(request, *args, **kwargs):
-            if request.method not in methods:
-                response = error(405, f"use {' or '.join(methods)}", "method")
-                response["Allow"] = ", ".join(methods)
-                return response
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorate
 
 
 @csrf_exempt
@@ -78,9 +55,10 @@ def predict(request: HttpRequest) -> JsonResponse:
         return error(400, f"malformed JSON: {exc}", "body")
 
     # numpy and the model are imported on the first prediction only.
-    from .ai import features
-    from .ai.predictor import ModelError, get_model, predict_rain
-    from .openmeteo import OpenMeteoError, parse_hourly
+    from weatherapp.ai.predictor import ModelError, predict_rain
+    from weatherapp.forecast import features
+    from weatherapp.forecast.openmeteo import OpenMeteoError, parse_hourly
+    from weatherapp.ops.runtime import rain_model
 
     try:
         hours = parse_hourly(body)
@@ -89,8 +67,8 @@ def predict(request: HttpRequest) -> JsonResponse:
             raise features.FeatureError("longitude", "missing or not a number")
         if not -180 <= longitude <= 180:
             raise features.FeatureError("longitude", "must be within [-180, 180]")
-        probability = predict_rain(hours, float(longitude))
-        model = get_model()
+        model = rain_model()
+        probability = predict_rain(hours, float(longitude), model)
     except OpenMeteoError as exc:
         return error(400, f"the body is an Open-Meteo error: {exc}", "error")
     except features.FeatureError as exc:
@@ -114,43 +92,6 @@ def predict(request: HttpRequest) -> JsonResponse:
 
 def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not valid JSON")
-
-
-@only("GET")
-def healthz(request: HttpRequest) -> JsonResponse:
-    """Process up and the model files intact, without loading the interpreter."""
-    from .health import model_problems
-
-    problems = model_problems(settings.MODEL_PATH)
-    # Only look at the model if this process already imported the predictor.
-    predictor = sys.modules.get("weatherapp.ai.predictor")
-    model = predictor.loaded_model() if predictor else None
-    body = {
-        "status": "degraded" if problems else "ok",
-        "model_file": os.path.basename(settings.MODEL_PATH),
-        "model_loaded": bool(model and model.loaded),
-    }
-    if problems:
-        body["problems"] = problems
-    return JsonResponse(body, status=503 if problems else 200)
-
-
-@only("GET")
-def prometheus(request: HttpRequest) -> HttpResponse:
-    """Prometheus text: memory, model, predictions, inference latency, alerts."""
-    from django.db.models import Count
-
-    from .dyno import own_rss_bytes
-
-    predictor = sys.modules.get("weatherapp.ai.predictor")
-    model = predictor.loaded_model() if predictor else None
-    alerts = dict(
-        Alert.objects.values_list("status").annotate(n=Count("id")).order_by()
-    )
-    for status in Alert.Status.values:
-        alerts.setdefault(status, 0)
-    text = metrics.render(own_rss_bytes(), bool(model and model.loaded), alerts)
-    return HttpResponse(text, content_type="text/plain; version=0.0.4; charset=utf-8")
 
 
 @only("GET")

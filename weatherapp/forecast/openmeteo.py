@@ -1,4 +1,4 @@
-"""Open-Meteo hourly JSON -> *hours* in canonical units (see ai/features.py).
+"""Open-Meteo hourly JSON -> *hours* in canonical units (see features.py).
 
 Used by the predict API and, later, by the Open-Meteo weather source and the
 model_tools importer: one reading of Open-Meteo's shape for the whole project.
@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .ai.features import PRESSURE_ALIASES, VARIABLES, FeatureError
+from .features import PRESSURE_ALIASES, VARIABLES, FeatureError
 
 MAX_HOURS = 24 * 120  # past_days=92 plus a 16-day forecast fits
 

@@ -1,12 +1,14 @@
 """Weather sources: where the recent hours of a location come from.
 
 Both sources have one method, ``recent_hours(latitude, longitude)``, returning
-*hours* (see ai/features.py) that end with the newest complete hour.
+*hours* (see features.py) that end with the newest complete hour.
 
 - ``ReplaySource``, the embedded default, replays the committed observations
   (data/), optionally on a clock faster than real time so a demo sees rain
   arrive. It serves one station's weather to every location.
 - ``OpenMeteoSource`` asks Open-Meteo's forecast API (no key needed).
+
+Free of Django: alerting/cycle.py makes the one the settings choose.
 """
 
 from __future__ import annotations
@@ -15,14 +17,13 @@ import email.utils
 import http.client
 import json
 import logging
-import threading
 import time
 import urllib.parse
 from pathlib import Path
 
 import numpy as np
 
-from .ai import dataset, features
+from . import dataset, features
 
 log = logging.getLogger(__name__)
 
@@ -202,39 +203,3 @@ def _retry_after(value: str | None) -> float:
     except (TypeError, ValueError):
         return 0.0
     return max(0.0, when.timestamp() - time.time())
-
-
-_source = None
-_lock = threading.Lock()
-
-
-def get_source() -> ReplaySource | OpenMeteoSource:
-    """The process-wide weather source chosen by settings (made on first use)."""
-    global _source
-    if _source is None:
-        with _lock:
-            if _source is None:
-                _source = make_source()
-    return _source
-
-
-def make_source() -> ReplaySource | OpenMeteoSource:
-    from django.conf import settings
-
-    if settings.WEATHER_SOURCE == "replay":
-        return ReplaySource(
-            settings.WEATHER_REPLAY_PATH,
-            speed=settings.WEATHER_REPLAY_SPEED,
-            anchor=settings.WEATHER_REPLAY_ANCHOR,
-            start=settings.WEATHER_REPLAY_START,
-        )
-    if settings.WEATHER_SOURCE == "open-meteo":
-        return OpenMeteoSource(
-            settings.OPEN_METEO_URL,
-            connect_timeout=settings.OPEN_METEO_CONNECT_TIMEOUT,
-            read_timeout=settings.OPEN_METEO_READ_TIMEOUT,
-            retries=settings.OPEN_METEO_RETRIES,
-            backoff=settings.OPEN_METEO_BACKOFF,
-            user_agent=settings.USER_AGENT,
-        )
-    raise ValueError(f"unknown WEATHER_SOURCE {settings.WEATHER_SOURCE!r}")

@@ -1,23 +1,65 @@
 """The cycle: cells -> weather -> one batched prediction -> decisions.
 
-Plain functions; tasks.py only wires them to Celery.
+Plain functions; tasks.py only wires them to Celery. The weather source is
+made here from the settings (forecast/sources.py knows nothing of Django).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
 import zoneinfo
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .alerts import decide, in_quiet_hours
-from .models import Alert, Cell, Place, Prediction
+from weatherapp.models import Alert, Cell, Place, Prediction
+
+from .decisions import decide, in_quiet_hours
+
+if TYPE_CHECKING:
+    from weatherapp.forecast.sources import OpenMeteoSource, ReplaySource
 
 log = logging.getLogger(__name__)
+
+_source: ReplaySource | OpenMeteoSource | None = None
+_source_lock = threading.Lock()
+
+
+def weather_source() -> ReplaySource | OpenMeteoSource:
+    """The process-wide weather source chosen by settings (made on first use)."""
+    global _source
+    if _source is None:
+        with _source_lock:
+            if _source is None:
+                _source = make_source()
+    return _source
+
+
+def make_source() -> ReplaySource | OpenMeteoSource:
+    from weatherapp.forecast.sources import OpenMeteoSource, ReplaySource
+
+    if settings.WEATHER_SOURCE == "replay":
+        return ReplaySource(
+            settings.WEATHER_REPLAY_PATH,
+            speed=settings.WEATHER_REPLAY_SPEED,
+            anchor=settings.WEATHER_REPLAY_ANCHOR,
+            start=settings.WEATHER_REPLAY_START,
+        )
+    if settings.WEATHER_SOURCE == "open-meteo":
+        return OpenMeteoSource(
+            settings.OPEN_METEO_URL,
+            connect_timeout=settings.OPEN_METEO_CONNECT_TIMEOUT,
+            read_timeout=settings.OPEN_METEO_READ_TIMEOUT,
+            retries=settings.OPEN_METEO_RETRIES,
+            backoff=settings.OPEN_METEO_BACKOFF,
+            user_agent=settings.USER_AGENT,
+        )
+    raise ValueError(f"unknown WEATHER_SOURCE {settings.WEATHER_SOURCE!r}")
 
 
 def cycle_chunks() -> list[list[int]]:
@@ -48,11 +90,12 @@ def predict_cells(
     """
     import numpy as np
 
-    from .ai import features
-    from .ai.predictor import ModelError, get_model, predict_rain_batch
-    from .sources import SourceError, get_source
+    from weatherapp.ai.predictor import ModelError, predict_rain_batch
+    from weatherapp.forecast import features
+    from weatherapp.forecast.sources import SourceError
+    from weatherapp.ops.runtime import rain_model
 
-    source = get_source()
+    source = weather_source()
     fetched: list[tuple[Cell, np.ndarray]] = []
     windows = []
     cells = list(Cell.objects.filter(pk__in=cell_ids).order_by("pk"))
@@ -69,22 +112,22 @@ def predict_cells(
             break
         try:
             hours = source.recent_hours(cell.latitude, cell.longitude)
-            features.check_hours(hours)
-            n = len(hours["time"])
-            if n < features.WINDOW_HOURS:
-                raise features.FeatureError("time", f"only {n} hours")
+            window, end = features.latest_window(hours)
         except (SourceError, features.FeatureError) as exc:
             log.warning("%s skipped: %s", cell, exc)
             continue
-        windows.append(features.stack_windows(hours, [n - 1])[0])
-        fetched.append((cell, hours["time"][-1]))
+        windows.append(window)
+        fetched.append((cell, end))
     if not fetched:
         return []
     end_times = np.array([end for _, end in fetched], dtype="datetime64[s]")
     longitudes = np.array([cell.longitude for cell, _ in fetched])
     try:
-        probabilities = predict_rain_batch(np.stack(windows), end_times, longitudes)
-        version = get_model().card["version"]
+        model = rain_model()
+        probabilities = predict_rain_batch(
+            np.stack(windows), end_times, longitudes, model
+        )
+        version = model.card["version"]
     except ModelError:
         log.exception("the rain model is unavailable; cycle chunk skipped")
         return []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .ai.variables import VARIABLES
+from weatherapp.forecast.variables import VARIABLES
 
 NUMBERS = {"type": "array", "items": {"type": "number"}}
 ERROR = {

@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from .variables import (  # noqa: F401 (re-exported)
+    FEATURES,
     HORIZON_HOURS,
     PRESSURE_ALIASES,
     VARIABLES,
@@ -45,28 +46,6 @@ VALID_RANGES = {
     "precipitation": (0.0, 400.0),
 }
 
-FEATURES = (
-    "dew_point_depression",
-    "dew_point_depression_change_3h",
-    "relative_humidity",
-    "relative_humidity_change_3h",
-    "cloud_cover",
-    "cloud_cover_change_3h",
-    "cloud_cover_mean_6h",
-    "pressure_tendency_3h",
-    "pressure_tendency_12h",
-    "temperature_change_3h",
-    "temperature_range_24h",
-    "wind_speed",
-    "wind_u",
-    "wind_v",
-    "precipitation_log1p",
-    "precipitation_3h_log1p",
-    "rain_hours_24h",
-    "hours_since_rain",
-    "solar_hour_sin",
-    "solar_hour_cos",
-)
 
 HOUR = np.timedelta64(3600, "s")
 
@@ -146,6 +125,20 @@ def stack_windows(
     ends = np.asarray(ends, dtype=np.int64)
     offsets = np.arange(-WINDOW_HOURS + 1, 1)
     return table[ends[:, None] + offsets[None, :]].astype(np.float32)
+
+
+def latest_window(hours: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.datetime64]:
+    """The window of the newest WINDOW_HOURS of ``hours`` and its end time.
+
+    The one preparation of live hours for the model (the API and the cycle);
+    raises FeatureError unless ``hours`` ends with enough consecutive hours.
+    """
+    check_hours(hours)
+    n = len(hours["time"])
+    if n < WINDOW_HOURS:
+        raise FeatureError("time", f"needs {WINDOW_HOURS} consecutive hours, got {n}")
+    window = stack_windows(hours, [n - 1])[0]
+    return window, np.datetime64(hours["time"][-1], "s")
 
 
 def features(

@@ -6,15 +6,13 @@ load the interpreter; ``deep=True`` also loads it and checks its tensors.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 from django.core import checks
 
-from .ai import card_path
+from weatherapp.forecast.card import ModelError, card_path, read_card, verified_bytes
 
 
 def model_problems(model_path: str | Path, deep: bool = False) -> list[str]:
@@ -28,12 +26,9 @@ def model_problems(model_path: str | Path, deep: bool = False) -> list[str]:
     if problems:
         return problems
     try:
-        data = json.loads(card.read_text(encoding="utf-8"))
-        expected = data["model_sha256"]
-    except (ValueError, KeyError, TypeError) as exc:
-        return [f"{card.name} is not a model card ({type(exc).__name__})"]
-    if hashlib.sha256(model_path.read_bytes()).hexdigest() != expected:
-        return [f"{model_path.name} does not match its model card (sha256 differs)"]
+        verified_bytes(model_path, read_card(model_path))
+    except ModelError as exc:
+        return [str(exc)]
     if deep:
         return interpreter_problems(model_path)
     return []
@@ -58,7 +53,7 @@ def interpreter_problems(model_path: Path) -> list[str]:
         capture_output=True,
         text=True,
         timeout=60,
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=Path(__file__).resolve().parents[2],
     )
     if done.returncode < 0:
         signal = -done.returncode

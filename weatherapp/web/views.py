@@ -12,11 +12,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from .ai.variables import HORIZON_HOURS
+from weatherapp.alerting.unsubscribe import read_unsubscribe_token
+from weatherapp.forecast.variables import HORIZON_HOURS
+from weatherapp.models import Alert, ApiToken, Delivery, Place
+
 from .charts import probability_chart
-from .delivery import read_unsubscribe_token
 from .forms import PlaceForm, RateLimitedAuthenticationForm, SignUpForm
-from .models import Alert, Delivery, Place
 
 
 class RateLimitedLoginView(LoginView):
@@ -134,8 +135,6 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def api_token(request: HttpRequest) -> HttpResponse:
     """Make (POST) or revoke (POST revoke=<id>) the person's API tokens."""
-    from .models import ApiToken
-
     new_token = None
     if request.method == "POST":
         revoke = request.POST.get("revoke", "")

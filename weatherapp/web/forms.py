@@ -5,9 +5,10 @@ from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.contrib.auth.models import User
 
+from weatherapp.alerting.netguard import Refused, check_webhook_url, public_address
+from weatherapp.models import Place
+
 from . import ratelimit
-from .delivery import Refused, check_webhook_url, public_address
-from .models import Place
 
 
 class SignUpForm(UserCreationForm):

@@ -1,0 +1,102 @@
+"""The webhook channel: a JSON POST signed with HMAC-SHA256 over
+``"{timestamp}.{body}"``, sent to the address the network guard checked."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.client
+import json
+import socket
+import ssl
+import time
+import urllib.parse
+
+from django.conf import settings
+
+from weatherapp.forecast.variables import HORIZON_HOURS
+from weatherapp.models import Alert, Delivery
+
+from .netguard import Refused, check_webhook_url, public_address
+from .outcome import Result
+
+SIGNATURE_HEADER = "X-Weatheralert-Signature"
+TIMESTAMP_HEADER = "X-Weatheralert-Timestamp"
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """HMAC-SHA256 over ``"{timestamp}." + body``, as ``sha256=<hex>``."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"sha256={mac.hexdigest()}"
+
+
+def webhook_payload(alert: Alert) -> dict:
+    place = alert.place
+    return {
+        "type": "rain.alert",
+        "alert_id": alert.pk,
+        "place": {
+            "id": place.pk,
+            "name": place.name,
+            "latitude": place.latitude,
+            "longitude": place.longitude,
+        },
+        "probability": round(alert.probability, 4),
+        "threshold": place.threshold,
+        "horizon_hours": HORIZON_HOURS,
+        "event_started_at": alert.event_started_at.isoformat(),
+    }
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, host, port, address, **kwargs):
+        super().__init__(host, port, **kwargs)
+        self._address = address
+
+    def connect(self):
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, host, port, address, **kwargs):
+        super().__init__(host, port, context=ssl.create_default_context(), **kwargs)
+        self._address = address
+
+    def connect(self):
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+
+def send_webhook(alert: Alert) -> Result:
+    place = alert.place
+    try:
+        parts, port = check_webhook_url(place.webhook_url)
+        address = public_address(parts.hostname, port)
+    except Refused as exc:
+        return Result(Delivery.Outcome.REFUSED, str(exc))
+    body = json.dumps(webhook_payload(alert)).encode()
+    timestamp = int(time.time())
+    kind = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
+    conn = kind(parts.hostname, port, address, timeout=settings.WEBHOOK_TIMEOUT)
+    target = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
+    try:
+        conn.request(
+            "POST",
+            target,
+            body=body,
+            headers={
+                "Content-Type": "application/json",
+                "User-Agent": settings.USER_AGENT,
+                TIMESTAMP_HEADER: str(timestamp),
+                SIGNATURE_HEADER: sign(place.webhook_secret, timestamp, body),
+            },
+        )
+        status = conn.getresponse().status
+    except (OSError, http.client.HTTPException) as exc:
+        return Result(Delivery.Outcome.FAILED, f"{type(exc).__name__}: {exc}", True)
+    finally:
+        conn.close()
+    if 200 <= status < 300:
+        return Result(Delivery.Outcome.SENT, f"HTTP {status}")
+    retry = status >= 500 or status in (408, 429)
+    return Result(Delivery.Outcome.FAILED, f"HTTP {status}", retry)
