@@ -11,6 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from support import (  # noqa: E402, F401 (the benchmarks' shared toolbox)
     ROOT,
+    RUN_CYCLE,
     city_places,
     embedded_env,
     free_port,

@@ -21,10 +21,16 @@ import tempfile
 import time
 from pathlib import Path
 
-CYCLE = "from weatherapp.tasks import run_cycle; run_cycle.delay()"
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import city_places, embedded_env, manage, procfile_args, start, stop  # noqa: E402
+from common import (  # noqa: E402
+    RUN_CYCLE,
+    city_places,
+    embedded_env,
+    manage,
+    procfile_args,
+    start,
+    stop,
+)
 
 
 def predictions(env: dict[str, str]) -> int:
@@ -72,7 +78,7 @@ def run(n: int, workers: int, database_url: str | None, redis_url: str | None) -
         try:
             time.sleep(4)  # workers ready, model not loaded yet (lazy)
             started = time.perf_counter()
-            manage(env, "shell", "-c", CYCLE)
+            manage(env, "shell", "-c", RUN_CYCLE)
             done = 0
             while done < n and time.perf_counter() - started < 900:
                 time.sleep(0.1)

@@ -33,6 +33,7 @@ import django  # noqa: E402
 django.setup()
 
 from common import (  # noqa: E402
+    RUN_CYCLE,
     embedded_env,
     free_port,
     manage,
@@ -139,7 +140,6 @@ for i in range({n}):
     Place.objects.create(owner=user, name=f"p{{i}}", latitude=10 + i * 0.1,
                          longitude=-79.95, email_enabled=False)
 """
-ENQUEUE = "from weatherapp.tasks import run_cycle; run_cycle.delay()"
 
 
 def worker(tasks: int) -> dict:
@@ -156,7 +156,7 @@ def worker(tasks: int) -> dict:
             idle = sampler.sample()[0]
             sampler.start()
             started = time.perf_counter()
-            manage(env, "shell", "-c", ENQUEUE)
+            manage(env, "shell", "-c", RUN_CYCLE)
             db = Path(folder) / "weatheralert.sqlite3"
             done = 0
             while done < tasks and time.perf_counter() - started < 600:

@@ -22,18 +22,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "weatheralert.settings")
 
-PLACES = """
-from django.contrib.auth.models import User
-from weatherapp.models import Cell, Place
-u = User.objects.create_user("soak", "soak@example.com", "pw")
-cells = [Cell.objects.get_or_create(lat_index=361 + i % 5, lon_index=-799 - i // 5)[0]
-         for i in range(25)]
-Place.objects.bulk_create(
-    Place(owner=u, name=f"p{{i}}", latitude=cells[i % 25].latitude,
-          longitude=cells[i % 25].longitude, cell=cells[i % 25], email_enabled=False)
-    for i in range({n}))
-"""
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -53,6 +41,7 @@ def main() -> None:
     ends = window_ends(hours["time"])[::83]
     bodies = [json.dumps(open_meteo_body(hours, int(e))) for e in ends]
     from common import (
+        city_places,
         embedded_env,
         free_port,
         manage,
@@ -71,7 +60,7 @@ def main() -> None:
             WEATHER_REPLAY_ANCHOR=str(time.time()),
         )
         manage(env, "migrate", "--noinput")
-        manage(env, "shell", "-c", PLACES.format(n=args.places))
+        manage(env, "shell", "-c", city_places(args.places))
         web = start(procfile_args("web"), env)
         worker = start(procfile_args("worker"), env)
         # Cycles go through the app's own Celery setup, pointed at this folder.

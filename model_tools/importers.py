@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -46,7 +47,7 @@ def read_tmy3(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
         raise DatasetError(f"{path}: not a TMY3 file (needs metadata, header, rows)")
     meta_row, header, rows = lines[0], lines[1], lines[2:]
     try:
-        station = {
+        station: dict[str, Any] = {
             "id": meta_row[0],
             "name": meta_row[1],
             "state": meta_row[2],
@@ -149,8 +150,8 @@ def tidy(hours: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str,
     report["duplicates"] = int(np.sum(~keep))
     names = [n for n in features.VARIABLES if n in hours]
     if len(names) != len(features.VARIABLES):
-        missing = sorted(set(features.VARIABLES) - set(names))
-        raise DatasetError(f"missing variables {', '.join(missing)}")
+        absent = sorted(set(features.VARIABLES) - set(names))
+        raise DatasetError(f"missing variables {', '.join(absent)}")
     columns = {n: np.asarray(hours[n], np.float64)[order][keep] for n in names}
     times = times[keep]
     out_of_range = interpolated = 0
@@ -182,7 +183,7 @@ def tidy(hours: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str,
     report["missing_hours"] = int(np.sum((steps[steps > hour] // hour) - 1))
     tidy_hours = {"time": times, **{n: v[complete] for n, v in columns.items()}}
     if len(features.window_ends(times)) == 0:
-        worst = max(missing, key=missing.get)
+        worst = max(missing, key=lambda name: missing[name])
         why = (
             f" ({worst} is missing in {missing[worst]} rows)" if missing[worst] else ""
         )

@@ -7,6 +7,7 @@ import json
 import platform
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -134,7 +135,7 @@ def step_convert(
 
     p_float_test = float_p(test)
     # A provisional card lets the runtime load the new file for scoring.
-    provisional = {
+    provisional: dict[str, Any] = {
         "version": "",
         "model_sha256": file_sha256(out),
         "features": list(features.FEATURES),

@@ -168,6 +168,10 @@ def open_meteo_body(hours: Mapping[str, Any], end: int, n: int = 24) -> dict[str
     }
 
 
+# A `manage.py shell -c` script: enqueue one cycle, as beat would.
+RUN_CYCLE = "from weatherapp.tasks import run_cycle; run_cycle.delay()"
+
+
 def city_places(n: int) -> str:
     """A ``manage.py shell -c`` script: ``n`` places of one user spread over a
     40 km square around Greensboro, NC (25 cells); prints the cell count."""

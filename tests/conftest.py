@@ -8,11 +8,24 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import hypothesis
 import numpy as np
 import pytest
 
 import support
 from support import DATASET, LONGITUDE
+
+# Hypothesis: "dev" (the default, ./dev check) runs a few hundred fuzz examples,
+# "ci" (./dev test, CI) the full count; both are reproducible.
+for _name in ("dev", "ci"):
+    hypothesis.settings.register_profile(
+        _name,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        print_blob=True,
+    )
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 POSTGRES_URL = os.environ.get(
@@ -159,3 +172,19 @@ def open_meteo(settings, weather_server):
     cycle._source = None
     yield weather_server
     cycle._source = None
+
+
+@pytest.fixture(autouse=True)
+def openapi_contract() -> Iterator[None]:
+    """Fail a test whose test-Client requests got answers that break the OpenAPI
+    document (recorded by tests.openapi_contract.ContractMiddleware)."""
+    from tests import openapi_contract as contract
+
+    contract.take()
+    yield
+    found = contract.take()
+    if found:
+        pytest.fail(
+            "responses that break /api/v1/openapi.json:\n" + "\n".join(found),
+            pytrace=False,
+        )

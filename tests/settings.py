@@ -8,3 +8,6 @@ SECURE_SSL_REDIRECT = False
 # of the limits themselves set their own.
 PREDICT_RATE_LIMIT = "1000000/60"
 LOGIN_RATE_LIMIT = "1000000/60"
+# Every response to the test Client under /api/ is checked against the OpenAPI
+# document (tests/openapi_contract.py); outermost, so it sees every answer.
+MIDDLEWARE = ["tests.openapi_contract.ContractMiddleware", *MIDDLEWARE]  # noqa: F405

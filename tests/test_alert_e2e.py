@@ -18,7 +18,7 @@ from support import child_env, free_port, manage
 
 from .conftest import wait_for
 
-pytestmark = pytest.mark.services
+pytestmark = [pytest.mark.services, pytest.mark.slow]
 HOUR = np.timedelta64(3600, "s")
 WORKER = "celery -A weatherapp worker --loglevel=info --concurrency=1"
 WEB = "gunicorn weatheralert.wsgi --log-file - --workers 1 --threads 2 --timeout 120"

@@ -10,6 +10,8 @@ from support import DATASET
 from weatherapp.alerting import cycle
 from weatherapp.forecast.sources import ReplaySource
 
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [
     "--no-sandbox",

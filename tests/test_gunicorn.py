@@ -10,6 +10,8 @@ from support import ROOT, child_env, free_port, manage, open_meteo_body, read_pr
 
 from .conftest import wait_for
 
+pytestmark = pytest.mark.slow
+
 SEED_WEB = (
     "gunicorn weatheralert.wsgi --log-file - --workers 1 --threads 2 --timeout 120"
 )

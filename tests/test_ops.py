@@ -5,11 +5,15 @@ import sqlite3
 import subprocess
 import sys
 
+import pytest
+
 from support import ROOT, child_env, free_port, manage
 from weatherapp.ops.memory import runtime_metrics_line, sample
 
 from .conftest import wait_for
 from .test_gunicorn import alive
+
+pytestmark = pytest.mark.slow
 
 
 def test_one_dyno_runs_web_worker_and_beat(spawn, tmp_path):

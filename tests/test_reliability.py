@@ -16,7 +16,7 @@ from .conftest import wait_for
 from .test_alert_e2e import WORKER, Stack
 from .test_alert_e2e import stack_env as e2e_stack_env
 
-pytestmark = pytest.mark.services
+pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 PLACES = """
 from django.contrib.auth.models import User

@@ -6,9 +6,11 @@ import time
 import psycopg
 import pytest
 
-from support import child_env, manage
+from support import RUN_CYCLE, child_env, manage
 
 from .conftest import wait_for
+
+pytestmark = pytest.mark.slow
 
 WORKER = ["celery", "-A", "weatherapp", "worker", "--loglevel=info", "--concurrency=1"]
 BEAT = ["celery", "-A", "weatherapp", "beat", "--loglevel=info"]
@@ -20,7 +22,6 @@ user = User.objects.create_user("ann", "ann@example.com", "pw")
 print(Place.objects.create(owner=user, name="Here", latitude=36.1, longitude=-79.95,
                            threshold=0.5).pk)
 """
-ENQUEUE = "from weatherapp.tasks import run_cycle; run_cycle.delay()"
 
 
 def rainy_replay_with_file_mail(tmp_path, rainy_hour):
@@ -56,7 +57,7 @@ def test_worker_on_redis_writes_to_postgresql(
     manage(env, "migrate", "--noinput")
     manage(env, "shell", "-c", CREATE_PLACE)
     worker = spawn("worker", WORKER, env)
-    manage(env, "shell", "-c", ENQUEUE)
+    manage(env, "shell", "-c", RUN_CYCLE)
 
     rows = wait_for(
         lambda: query_postgres(
@@ -80,7 +81,7 @@ def test_worker_on_redis_writes_to_postgresql(
     assert "ann@example.com" in sent_mail(tmp_path)[0]
 
     # The same cycle again (a retry, a duplicate): nothing new is stored or sent.
-    manage(env, "shell", "-c", ENQUEUE)
+    manage(env, "shell", "-c", RUN_CYCLE)
     wait_for(
         lambda: worker.output().count("predict_cells") >= 4,  # 2 received, 2 succeeded
         what="the second chunk",

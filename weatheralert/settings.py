@@ -8,6 +8,7 @@ email on the console. ``DEBUG`` is off unless asked for.
 import os
 import ssl
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -153,7 +154,7 @@ DEFAULT_FROM_EMAIL = os.environ.get(
 
 # The cache holds rate-limit counters: Redis when REDIS_URL is set (shared by
 # every dyno), else this process's memory.
-CACHES = {
+CACHES: dict[str, dict[str, Any]] = {
     "default": (
         {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -179,7 +180,7 @@ CELERY_BROKER_URL = REDIS_URL or "filesystem://"
 # A task not acknowledged within this time (its worker was killed) is
 # delivered again. It must exceed the longest countdown (webhook backoff).
 BROKER_VISIBILITY_TIMEOUT = int(os.environ.get("BROKER_VISIBILITY_TIMEOUT", "3600"))
-CELERY_BROKER_TRANSPORT_OPTIONS = {
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {
     "visibility_timeout": BROKER_VISIBILITY_TIMEOUT,
     # Look for such tasks every few seconds (kombu's default: every 100 s).
     "unacked_restore_interval": min(10, max(1, BROKER_VISIBILITY_TIMEOUT // 3)),

@@ -1,6 +1,7 @@
 import hashlib
 import secrets
 import zoneinfo
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -105,7 +106,7 @@ class Place(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         cell = Cell.for_location(self.latitude, self.longitude)
         if self.cell_id != cell.pk:
             self.cell = cell

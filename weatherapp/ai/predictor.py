@@ -17,12 +17,15 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from weatherapp.forecast import features
 from weatherapp.forecast.card import ModelError, read_card, verified_bytes
+
+if TYPE_CHECKING:  # numpy.typing is for the checker only, never loaded at runtime
+    import numpy.typing as npt
 
 __all__ = [
     "DEFAULT_MODEL_PATH",
@@ -48,7 +51,8 @@ def interpreter_class() -> type:
         from tflite_runtime.interpreter import Interpreter
     except ImportError:
         from ai_edge_litert.interpreter import Interpreter
-    return Interpreter  # type: ignore[no-any-return]
+    cls: type = Interpreter  # neither package ships type information
+    return cls
 
 
 class RainModel:
@@ -96,7 +100,7 @@ class RainModel:
         self._batch = int(self._input["shape"][0])
         interpreter.allocate_tensors()
 
-    def predict(self, raw: np.ndarray) -> np.ndarray:
+    def predict(self, raw: npt.ArrayLike) -> npt.NDArray[np.float32]:
         """Probabilities for a matrix of raw features (n, len(FEATURES)), one invoke."""
         x = features.standardize(np.atleast_2d(raw), self.mean, self.std)
         with self._lock:
@@ -116,7 +120,8 @@ class RainModel:
         if self.on_invoke is not None:
             self.on_invoke(elapsed, len(q))
         p = (out.astype(np.float32) - self._out_zero) * self._out_scale
-        return np.clip(p.reshape(-1), 0.0, 1.0)  # type: ignore[no-any-return]
+        probabilities: npt.NDArray[np.float32] = np.clip(p.reshape(-1), 0.0, 1.0)
+        return probabilities
 
     def info(self) -> dict[str, str]:
         return {"version": self.card["version"], "sha256": self.card["model_sha256"]}
@@ -151,7 +156,9 @@ def loaded_model() -> RainModel | None:
 
 
 def predict_rain(
-    hours: Mapping[str, np.ndarray], longitude: float, model: RainModel | None = None
+    hours: Mapping[str, npt.NDArray[Any]],
+    longitude: float,
+    model: RainModel | None = None,
 ) -> float:
     """P(rain >= 0.1 mm within the horizon) after the newest hour of ``hours``.
 
@@ -163,11 +170,11 @@ def predict_rain(
 
 
 def predict_rain_batch(
-    windows: np.ndarray,
-    end_times: np.ndarray,
-    longitudes: np.ndarray | float,
+    windows: npt.ArrayLike,
+    end_times: npt.ArrayLike,
+    longitudes: npt.NDArray[Any] | float,
     model: RainModel | None = None,
-) -> np.ndarray:
+) -> npt.NDArray[np.float32]:
     """Probabilities for many windows (see features.stack_windows) in one invoke."""
     model = model or get_model()
     return model.predict(features.features(windows, end_times, longitudes))

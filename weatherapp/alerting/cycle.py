@@ -22,6 +22,8 @@ from weatherapp.models import Alert, Cell, Place, Prediction
 from .decisions import decide, in_quiet_hours
 
 if TYPE_CHECKING:
+    import numpy.typing as npt
+
     from weatherapp.forecast.sources import OpenMeteoSource, ReplaySource
 
 log = logging.getLogger(__name__)
@@ -96,8 +98,8 @@ def predict_cells(
     from weatherapp.ops.runtime import rain_model
 
     source = weather_source()
-    fetched: list[tuple[Cell, np.ndarray]] = []
-    windows = []
+    fetched: list[tuple[Cell, np.datetime64]] = []
+    windows: list[npt.NDArray[np.float32]] = []
     cells = list(Cell.objects.filter(pk__in=cell_ids).order_by("pk"))
     deadline = None if fetch_seconds is None else time.monotonic() + fetch_seconds
     for done, cell in enumerate(cells):

@@ -8,6 +8,8 @@ channels themselves live in mail.py and webhooks.py.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.db import transaction
 
 from weatherapp.models import Alert, Delivery, Place
@@ -16,11 +18,14 @@ from .mail import send_email
 from .outcome import Result
 from .webhooks import send_webhook
 
-SENDERS = {Delivery.Channel.EMAIL: send_email, Delivery.Channel.WEBHOOK: send_webhook}
+SENDERS: dict[str, Callable[[Alert], Result]] = {
+    Delivery.Channel.EMAIL: send_email,
+    Delivery.Channel.WEBHOOK: send_webhook,
+}
 
 
 def channels(place: Place) -> list[str]:
-    wanted = []
+    wanted: list[str] = []
     if place.email_enabled:
         wanted.append(Delivery.Channel.EMAIL)
     if place.webhook_url:

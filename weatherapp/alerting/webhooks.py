@@ -11,6 +11,7 @@ import socket
 import ssl
 import time
 import urllib.parse
+from typing import Any
 
 from django.conf import settings
 
@@ -30,7 +31,7 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return f"sha256={mac.hexdigest()}"
 
 
-def webhook_payload(alert: Alert) -> dict:
+def webhook_payload(alert: Alert) -> dict[str, Any]:
     place = alert.place
     return {
         "type": "rain.alert",
@@ -49,35 +50,38 @@ def webhook_payload(alert: Alert) -> dict:
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, host, port, address, **kwargs):
-        super().__init__(host, port, **kwargs)
+    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
         self._address = address
 
-    def connect(self):
+    def connect(self) -> None:
         self.sock = socket.create_connection((self._address, self.port), self.timeout)
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, host, port, address, **kwargs):
-        super().__init__(host, port, context=ssl.create_default_context(), **kwargs)
+    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+        self._tls = ssl.create_default_context()
+        super().__init__(host, port, context=self._tls, timeout=timeout)
         self._address = address
 
-    def connect(self):
+    def connect(self) -> None:
         sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+        self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
 
 
 def send_webhook(alert: Alert) -> Result:
     place = alert.place
     try:
         parts, port = check_webhook_url(place.webhook_url)
-        address = public_address(parts.hostname, port)
+        host = parts.hostname
+        assert host is not None  # check_webhook_url refuses a URL without a host
+        address = public_address(host, port)
     except Refused as exc:
         return Result(Delivery.Outcome.REFUSED, str(exc))
     body = json.dumps(webhook_payload(alert)).encode()
     timestamp = int(time.time())
     kind = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
-    conn = kind(parts.hostname, port, address, timeout=settings.WEBHOOK_TIMEOUT)
+    conn = kind(host, port, address, timeout=settings.WEBHOOK_TIMEOUT)
     target = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
     try:
         conn.request(

@@ -10,10 +10,14 @@ import csv
 import io
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .features import VARIABLES
+from .variables import VARIABLES
+
+if TYPE_CHECKING:  # numpy.typing is for the checker only, never loaded at runtime
+    import numpy.typing as npt
 
 # Column order of the file; ``pressure_msl`` may follow as an optional column.
 COLUMNS = ("time", *VARIABLES)
@@ -26,7 +30,7 @@ class DatasetError(ValueError):
     """A file that is not a valid canonical hourly CSV."""
 
 
-def read_csv(path: str | Path) -> dict[str, np.ndarray]:
+def read_csv(path: str | Path) -> dict[str, npt.NDArray[Any]]:
     """Load a canonical CSV into *hours* (see features.py)."""
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -44,7 +48,7 @@ def read_csv(path: str | Path) -> dict[str, np.ndarray]:
     rows = list(reader)
     if not rows:
         raise DatasetError(f"{path}: no rows")
-    hours: dict[str, np.ndarray] = {}
+    hours: dict[str, npt.NDArray[Any]] = {}
     for line, row in enumerate(rows, start=2):
         if len(row) != len(header):
             raise DatasetError(
@@ -66,7 +70,7 @@ def read_csv(path: str | Path) -> dict[str, np.ndarray]:
     return hours
 
 
-def write_csv(hours: Mapping[str, np.ndarray], path: str | Path) -> None:
+def write_csv(hours: Mapping[str, npt.NDArray[Any]], path: str | Path) -> None:
     """Write *hours* in the canonical layout (times as ``YYYY-MM-DDTHH:MMZ``)."""
     names = [*VARIABLES, *(c for c in OPTIONAL_COLUMNS if c in hours)]
     times = np.asarray(hours["time"], dtype="datetime64[m]")

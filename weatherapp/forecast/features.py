@@ -18,16 +18,19 @@ and time of day as local *solar* time from the longitude.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .variables import (  # noqa: F401 (re-exported)
-    FEATURES,
-    HORIZON_HOURS,
-    PRESSURE_ALIASES,
-    VARIABLES,
-    WINDOW_HOURS,
-)
+# Re-exported (``x as x``): callers read the model's shape as features.X.
+from .variables import FEATURES as FEATURES
+from .variables import HORIZON_HOURS as HORIZON_HOURS
+from .variables import PRESSURE_ALIASES as PRESSURE_ALIASES
+from .variables import VARIABLES as VARIABLES
+from .variables import WINDOW_HOURS as WINDOW_HOURS
+
+if TYPE_CHECKING:  # numpy.typing is for the checker only, never loaded at runtime
+    import numpy.typing as npt
 
 RAIN_MM = 0.1  # measurable precipitation
 
@@ -67,7 +70,7 @@ def pressure_variable(hours: Mapping[str, object]) -> str:
     raise FeatureError("surface_pressure", "missing (or give pressure_msl)")
 
 
-def check_hours(hours: Mapping[str, np.ndarray]) -> None:
+def check_hours(hours: Mapping[str, npt.NDArray[Any]]) -> None:
     """Raise FeatureError unless ``hours`` holds finite, in-range, hourly data."""
     times = hours.get("time")
     if times is None:
@@ -97,7 +100,9 @@ def check_hours(hours: Mapping[str, np.ndarray]) -> None:
         raise FeatureError("time", f"hour {i} does not follow hour {i - 1} by 1 h")
 
 
-def window_ends(times: np.ndarray, window: int = WINDOW_HOURS) -> np.ndarray:
+def window_ends(
+    times: npt.ArrayLike, window: int = WINDOW_HOURS
+) -> npt.NDArray[np.int64]:
     """Indices ``i`` such that hours ``i-window+1 .. i`` are consecutive.
 
     Gaps (a missing hour, a month boundary of a TMY year) split the series, so
@@ -108,26 +113,30 @@ def window_ends(times: np.ndarray, window: int = WINDOW_HOURS) -> np.ndarray:
         return np.empty(0, dtype=np.int64)
     breaks = np.concatenate([[True], np.diff(times) != HOUR])
     run_start = np.maximum.accumulate(np.where(breaks, np.arange(len(times)), 0))
-    ends = np.arange(len(times))
-    return ends[ends - run_start >= window - 1]
+    ends = np.arange(len(times), dtype=np.int64)
+    result: npt.NDArray[np.int64] = ends[ends - run_start >= window - 1]
+    return result
 
 
 def stack_windows(
-    hours: Mapping[str, np.ndarray], ends: Sequence[int] | np.ndarray
-) -> np.ndarray:
+    hours: Mapping[str, npt.NDArray[Any]], ends: Sequence[int] | npt.NDArray[Any]
+) -> npt.NDArray[np.float32]:
     """Windows ending at ``ends`` as a float32 array (n, WINDOW_HOURS, VARIABLES)."""
     pressure = pressure_variable(hours)
-    columns = [
+    columns: list[npt.NDArray[Any]] = [
         np.asarray(hours[pressure if v == "surface_pressure" else v], np.float64)
         for v in VARIABLES
     ]
     table = np.stack(columns, axis=1)
-    ends = np.asarray(ends, dtype=np.int64)
+    rows = np.asarray(ends, dtype=np.int64)
     offsets = np.arange(-WINDOW_HOURS + 1, 1)
-    return table[ends[:, None] + offsets[None, :]].astype(np.float32)
+    windows: npt.NDArray[np.float64] = table[rows[:, None] + offsets[None, :]]
+    return windows.astype(np.float32)
 
 
-def latest_window(hours: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.datetime64]:
+def latest_window(
+    hours: Mapping[str, npt.NDArray[Any]],
+) -> tuple[npt.NDArray[np.float32], np.datetime64]:
     """The window of the newest WINDOW_HOURS of ``hours`` and its end time.
 
     The one preparation of live hours for the model (the API and the cycle);
@@ -142,8 +151,10 @@ def latest_window(hours: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.datet
 
 
 def features(
-    windows: np.ndarray, end_times: np.ndarray, longitudes: np.ndarray | float
-) -> np.ndarray:
+    windows: npt.ArrayLike,
+    end_times: npt.ArrayLike,
+    longitudes: npt.NDArray[Any] | float,
+) -> npt.NDArray[np.float32]:
     """Raw (unstandardized) feature matrix (n, len(FEATURES)), float32.
 
     ``end_times`` are the UTC times of each window's last hour; ``longitudes``
@@ -166,7 +177,7 @@ def features(
     # Mid-hour of the last (hour-ending) observation, in local solar hours.
     solar = ((seconds - 1800) / 3600.0 + np.asarray(longitudes) / 15.0) % 24.0
     angle = 2 * np.pi * solar / 24.0
-    columns = [
+    columns: list[npt.NDArray[Any]] = [
         depression[:, -1],
         depression[:, -1] - depression[:, -4],
         rh[:, -1],
@@ -188,23 +199,26 @@ def features(
         np.sin(angle),
         np.cos(angle),
     ]
-    return np.stack(columns, axis=1).astype(np.float32)
+    matrix: npt.NDArray[np.float64] = np.stack(columns, axis=1)
+    return matrix.astype(np.float32)
 
 
 def rain_labels(
-    hours: Mapping[str, np.ndarray], ends: np.ndarray, horizon: int = HORIZON_HOURS
-) -> tuple[np.ndarray, np.ndarray]:
+    hours: Mapping[str, npt.NDArray[Any]],
+    ends: npt.ArrayLike,
+    horizon: int = HORIZON_HOURS,
+) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.bool_]]:
     """(labels, known): rain >= RAIN_MM in any of the ``horizon`` hours after each end.
 
     ``known`` is False where those hours are not all present and consecutive.
     """
     times = np.asarray(hours["time"], dtype="datetime64[s]")
     rain = np.asarray(hours["precipitation"], dtype=np.float64)
-    ends = np.asarray(ends, dtype=np.int64)
-    labels = np.zeros(len(ends), dtype=np.int8)
-    known = ends + horizon < len(times)
+    rows = np.asarray(ends, dtype=np.int64)
+    labels = np.zeros(len(rows), dtype=np.int8)
+    known: npt.NDArray[np.bool_] = rows + horizon < len(times)
     for k in np.flatnonzero(known):
-        i = ends[k]
+        i = rows[k]
         later = times[i + 1 : i + horizon + 1]
         if np.any(later - times[i] != HOUR * np.arange(1, horizon + 1)):
             known[k] = False
@@ -214,8 +228,8 @@ def rain_labels(
 
 
 def standardize(
-    x: np.ndarray, mean: Sequence[float], std: Sequence[float]
-) -> np.ndarray:
+    x: npt.NDArray[Any], mean: npt.ArrayLike, std: npt.ArrayLike
+) -> npt.NDArray[np.float32]:
     """Scale raw features by the statistics that travel in the model card."""
     return ((x - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)).astype(
         np.float32

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .features import PRESSURE_ALIASES, VARIABLES, FeatureError
+from .features import FeatureError
+from .variables import PRESSURE_ALIASES, VARIABLES
+
+if TYPE_CHECKING:  # numpy.typing is for the checker only, never loaded at runtime
+    import numpy.typing as npt
 
 MAX_HOURS = 24 * 120  # past_days=92 plus a 16-day forecast fits
 
@@ -60,7 +64,7 @@ class OpenMeteoError(ValueError):
 
 def parse_hourly(
     body: Any, max_hours: int = MAX_HOURS, allow_missing: bool = False
-) -> dict[str, np.ndarray]:
+) -> dict[str, npt.NDArray[Any]]:
     """The ``hourly`` block of an Open-Meteo response as canonical *hours*.
 
     Raises FeatureError naming the offending field. Times become UTC using
@@ -134,7 +138,7 @@ def _finite(value: int | float) -> bool:
         return False
 
 
-def _times(raw: list, unit: Any) -> np.ndarray:
+def _times(raw: list[Any], unit: Any) -> npt.NDArray[np.datetime64]:
     if unit == "unixtime" or all(_is_number(t) for t in raw):
         if not all(_is_number(t) and _finite(t) for t in raw):
             raise FeatureError("hourly.time", "unixtime values must be numbers")

@@ -20,10 +20,14 @@ import logging
 import time
 import urllib.parse
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import dataset, features
+
+if TYPE_CHECKING:  # numpy.typing is for the checker only, never loaded at runtime
+    import numpy.typing as npt
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +72,7 @@ class ReplaySource:
 
     def recent_hours(
         self, latitude: float, longitude: float, now: float | None = None
-    ) -> dict[str, np.ndarray]:
+    ) -> dict[str, npt.NDArray[Any]]:
         """The newest WINDOW_HOURS consecutive hours at ``now``."""
         k, lap = self.position(now)
         end = int(self.ends[k])
@@ -102,6 +106,7 @@ class OpenMeteoSource:
         if url.scheme not in ("http", "https") or not url.hostname:
             raise ValueError(f"OPEN_METEO_URL {base_url!r} is not an http(s) URL")
         self.url = url
+        self.host: str = url.hostname
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.retries = retries
@@ -124,7 +129,7 @@ class OpenMeteoSource:
 
     def recent_hours(
         self, latitude: float, longitude: float, now: float | None = None
-    ) -> dict[str, np.ndarray]:
+    ) -> dict[str, npt.NDArray[Any]]:
         from .openmeteo import OpenMeteoError, parse_hourly
 
         body = self._get_json(self.query(latitude, longitude))
@@ -164,7 +169,7 @@ class OpenMeteoSource:
             if self.url.scheme == "https"
             else http.client.HTTPConnection
         )
-        conn = kind(self.url.hostname, self.url.port, timeout=self.connect_timeout)
+        conn = kind(self.host, self.url.port, timeout=self.connect_timeout)
         try:
             conn.connect()
             conn.sock.settimeout(self.read_timeout)

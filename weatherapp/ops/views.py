@@ -24,7 +24,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     # Only look at the model if this process already imported the predictor.
     predictor = sys.modules.get("weatherapp.ai.predictor")
     model = predictor.loaded_model() if predictor else None
-    body = {
+    body: dict[str, object] = {
         "status": "degraded" if problems else "ok",
         "model_file": os.path.basename(settings.MODEL_PATH),
         "model_loaded": bool(model and model.loaded),

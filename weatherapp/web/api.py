@@ -165,14 +165,14 @@ def places(request: HttpRequest, owner) -> JsonResponse:
     return JsonResponse({"places": [place_json(p) for p in owner.places.all()]})
 
 
-def own_place(owner, place_id: int) -> Place | None:
+def owned_place(owner, place_id: int) -> Place | None:
     return Place.objects.filter(pk=place_id, owner=owner).first()
 
 
 @only("GET")
 @with_token
 def place_detail(request: HttpRequest, owner, place_id: int) -> JsonResponse:
-    place = own_place(owner, place_id)
+    place = owned_place(owner, place_id)
     if place is None:
         return error(404, f"you have no place {place_id}", "place_id")
     return JsonResponse(place_json(place))
@@ -181,7 +181,7 @@ def place_detail(request: HttpRequest, owner, place_id: int) -> JsonResponse:
 @only("GET")
 @with_token
 def place_predictions(request: HttpRequest, owner, place_id: int) -> JsonResponse:
-    place = own_place(owner, place_id)
+    place = owned_place(owner, place_id)
     if place is None:
         return error(404, f"you have no place {place_id}", "place_id")
     raw = request.GET.get("limit", "24")

@@ -16,7 +16,7 @@ class SignUpForm(UserCreationForm):
 
     class Meta(UserCreationForm.Meta):
         model = User
-        fields = ["username", "email"]
+        fields = ("username", "email")
 
 
 class PlaceForm(forms.ModelForm):
@@ -66,6 +66,7 @@ class PlaceForm(forms.ModelForm):
         if url:
             try:
                 parts, port = check_webhook_url(url)
+                assert parts.hostname is not None  # check_webhook_url checked it
                 public_address(parts.hostname, port)
             except Refused as exc:
                 raise forms.ValidationError(str(exc)) from None

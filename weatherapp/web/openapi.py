@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from weatherapp.forecast.variables import VARIABLES
+from weatherapp.models import Alert, Delivery
 
 NUMBERS = {"type": "array", "items": {"type": "number"}}
 ERROR = {
@@ -15,39 +16,57 @@ ERROR = {
 }
 
 
-def _error(description: str) -> dict:
+def _json(description: str, schema: dict) -> dict:
     return {
         "description": description,
-        "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
-        },
+        "content": {"application/json": {"schema": schema}},
     }
 
 
-PLACE = {
-    "type": "object",
-    "properties": {
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _error(description: str) -> dict:
+    return _json(description, _ref("Error"))
+
+
+def _object(properties: dict, optional: tuple[str, ...] = (), **more) -> dict:
+    """An object schema whose properties are all required but ``optional``."""
+    return {
+        "type": "object",
+        "required": [k for k in properties if k not in optional],
+        "properties": properties,
+        **more,
+    }
+
+
+PROBABILITY = {"type": "number", "minimum": 0, "maximum": 1}
+DATE_TIME = {"type": "string", "format": "date-time"}
+
+
+PLACE = _object(
+    {
         "id": {"type": "integer"},
         "name": {"type": "string"},
         "latitude": {"type": "number"},
         "longitude": {"type": "number"},
         "timezone": {"type": "string"},
         "threshold": {"type": "number"},
-        "quiet_start": {"type": ["string", "null"]},
-        "quiet_end": {"type": ["string", "null"]},
+        "quiet_start": {"type": ["string", "null"], "description": "HH:MM:SS local"},
+        "quiet_end": {"type": ["string", "null"], "description": "HH:MM:SS local"},
         "email_enabled": {"type": "boolean"},
         "webhook_url": {"type": ["string", "null"]},
         "active": {"type": "boolean"},
         "rain_event_open": {"type": "boolean"},
         "latest": {
             "type": ["object", "null"],
-            "properties": {
-                "probability": {"type": "number"},
-                "valid_at": {"type": "string", "format": "date-time"},
-            },
+            "required": ["probability", "valid_at"],
+            "properties": {"probability": PROBABILITY, "valid_at": DATE_TIME},
         },
-    },
-}
+    }
+)
+PLACE_REF = _ref("Place")
 TOKEN_ERRORS = {
     "401": _error("no or an unknown API token"),
     "405": _error("another method than GET"),
@@ -82,7 +101,7 @@ def document() -> dict:
             "title": "weatheralert",
             "version": "1",
             "description": "Rain probabilities from an INT8 TFLite model, and a "
-            "person's own places and alerts.",
+            "person's own places and alerts. Every failure is a JSON Error.",
         },
         "paths": {
             "/api/v1/predict": {
@@ -92,24 +111,11 @@ def document() -> dict:
                     "requestBody": {
                         "required": True,
                         "content": {
-                            "application/json": {
-                                "schema": {
-                                    "$ref": "#/components/schemas/OpenMeteoHourly"
-                                }
-                            }
+                            "application/json": {"schema": _ref("OpenMeteoHourly")}
                         },
                     },
                     "responses": {
-                        "200": {
-                            "description": "the probability",
-                            "content": {
-                                "application/json": {
-                                    "schema": {
-                                        "$ref": "#/components/schemas/Prediction"
-                                    }
-                                }
-                            },
-                        },
+                        "200": _json("the probability", _ref("Prediction")),
                         "400": _error("malformed, missing, out-of-range or NaN input"),
                         "405": _error("another method than POST"),
                         "413": _error("body over 256 KB"),
@@ -119,12 +125,41 @@ def document() -> dict:
                     },
                 }
             },
+            "/api/v1/openapi.json": {
+                "get": {
+                    "operationId": "openapi",
+                    "summary": "this document",
+                    "responses": {
+                        "200": _json(
+                            "the OpenAPI document",
+                            _object(
+                                {
+                                    "openapi": {"type": "string"},
+                                    "info": {"type": "object"},
+                                    "paths": {"type": "object"},
+                                    "components": {"type": "object"},
+                                }
+                            ),
+                        ),
+                        "405": _error("another method than GET"),
+                    },
+                }
+            },
             "/healthz": {
                 "get": {
                     "operationId": "health",
+                    "summary": "the process is up and the model files intact",
                     "responses": {
-                        "200": {"description": "ok"},
-                        "503": {"description": "degraded, with the problems"},
+                        "200": _json("ok", _ref("Health")),
+                        "503": _json(
+                            "degraded, with the problems",
+                            {
+                                "allOf": [_ref("Health")],
+                                "required": ["problems"],
+                                "properties": {"status": {"const": "degraded"}},
+                            },
+                        ),
+                        "405": _error("another method than GET"),
                     },
                 }
             },
@@ -133,24 +168,10 @@ def document() -> dict:
                     "operationId": "listPlaces",
                     "security": [{"token": []}],
                     "responses": {
-                        "200": {
-                            "description": "your places",
-                            "content": {
-                                "application/json": {
-                                    "schema": {
-                                        "type": "object",
-                                        "properties": {
-                                            "places": {
-                                                "type": "array",
-                                                "items": {
-                                                    "$ref": "#/components/schemas/Place"
-                                                },
-                                            }
-                                        },
-                                    }
-                                }
-                            },
-                        },
+                        "200": _json(
+                            "your places",
+                            _object({"places": {"type": "array", "items": PLACE_REF}}),
+                        ),
                         **TOKEN_ERRORS,
                     },
                 }
@@ -161,14 +182,7 @@ def document() -> dict:
                     "security": [{"token": []}],
                     "parameters": [PLACE_ID],
                     "responses": {
-                        "200": {
-                            "description": "one of your places",
-                            "content": {
-                                "application/json": {
-                                    "schema": {"$ref": "#/components/schemas/Place"}
-                                }
-                            },
-                        },
+                        "200": _json("one of your places", PLACE_REF),
                         "404": _error("not one of your places"),
                         **TOKEN_ERRORS,
                     },
@@ -183,11 +197,33 @@ def document() -> dict:
                         {
                             "name": "limit",
                             "in": "query",
-                            "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+                            "schema": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": 500,
+                                "default": 24,
+                            },
                         },
                     ],
                     "responses": {
-                        "200": {"description": "newest first"},
+                        "200": _json(
+                            "newest first",
+                            _object(
+                                {
+                                    "place_id": {"type": "integer"},
+                                    "predictions": {
+                                        "type": "array",
+                                        "items": _object(
+                                            {
+                                                "valid_at": DATE_TIME,
+                                                "probability": PROBABILITY,
+                                                "model_version": {"type": "string"},
+                                            }
+                                        ),
+                                    },
+                                }
+                            ),
+                        ),
                         "400": _error("a bad limit"),
                         "404": _error("not one of your places"),
                         **TOKEN_ERRORS,
@@ -199,7 +235,18 @@ def document() -> dict:
                     "operationId": "listAlerts",
                     "security": [{"token": []}],
                     "responses": {
-                        "200": {"description": "newest first"},
+                        "200": _json(
+                            "newest first, at most 200",
+                            _object(
+                                {
+                                    "alerts": {
+                                        "type": "array",
+                                        "maxItems": 200,
+                                        "items": _ref("Alert"),
+                                    }
+                                }
+                            ),
+                        ),
                         **TOKEN_ERRORS,
                     },
                 }
@@ -225,22 +272,53 @@ def document() -> dict:
                         "hourly": hourly,
                     },
                 },
-                "Prediction": {
-                    "type": "object",
-                    "properties": {
-                        "probability": {"type": "number", "minimum": 0, "maximum": 1},
+                "Prediction": _object(
+                    {
+                        "probability": PROBABILITY,
                         "horizon_hours": {"type": "integer"},
                         "threshold": {"type": "number"},
-                        "valid_at": {"type": "string"},
-                        "model": {
-                            "type": "object",
-                            "properties": {
+                        "valid_at": {
+                            "type": "string",
+                            "description": "the newest hour of the input, UTC",
+                        },
+                        "model": _object(
+                            {
                                 "version": {"type": "string"},
                                 "sha256": {"type": "string"},
-                            },
+                            }
+                        ),
+                    }
+                ),
+                "Alert": _object(
+                    {
+                        "id": {"type": "integer"},
+                        "place_id": {"type": "integer"},
+                        "event_started_at": DATE_TIME,
+                        "probability": PROBABILITY,
+                        "status": {"enum": list(Alert.Status.values)},
+                        "deliveries": {
+                            "type": "array",
+                            "items": _object(
+                                {
+                                    "channel": {"enum": list(Delivery.Channel.values)},
+                                    "attempt": {"type": "integer", "minimum": 1},
+                                    "outcome": {"enum": list(Delivery.Outcome.values)},
+                                    "detail": {"type": "string"},
+                                    "at": DATE_TIME,
+                                }
+                            ),
                         },
+                    }
+                ),
+                "Health": _object(
+                    {
+                        "status": {"enum": ["ok", "degraded"]},
+                        "model_file": {"type": "string"},
+                        "model_loaded": {"type": "boolean"},
+                        "problems": {"type": "array", "items": {"type": "string"}},
                     },
-                },
+                    optional=("problems",),
+                ),
             },
         },
     }

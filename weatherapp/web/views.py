@@ -50,13 +50,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "weatherapp/dashboard.html", {"rows": rows})
 
 
-def own_place(request: HttpRequest, place_id: int) -> Place:
+def own_place_or_404(request: HttpRequest, place_id: int) -> Place:
     return get_object_or_404(Place, pk=place_id, owner=request.user)
 
 
 @login_required
 def place_detail(request: HttpRequest, place_id: int) -> HttpResponse:
-    place = own_place(request, place_id)
+    place = own_place_or_404(request, place_id)
     latest = place.latest_prediction()
     recent = list(place.predictions.all()[:48])
     series = [(p.valid_at, p.probability) for p in recent]
@@ -76,7 +76,9 @@ def place_detail(request: HttpRequest, place_id: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def place_edit(request: HttpRequest, place_id: int | None = None) -> HttpResponse:
-    place = own_place(request, place_id) if place_id else Place(owner=request.user)
+    place = (
+        own_place_or_404(request, place_id) if place_id else Place(owner=request.user)
+    )
     form = PlaceForm(request.POST or None, instance=place)
     if request.method == "POST" and form.is_valid():
         place = form.save()
@@ -88,7 +90,7 @@ def place_edit(request: HttpRequest, place_id: int | None = None) -> HttpRespons
 @login_required
 @require_http_methods(["GET", "POST"])
 def place_delete(request: HttpRequest, place_id: int) -> HttpResponse:
-    place = own_place(request, place_id)
+    place = own_place_or_404(request, place_id)
     if request.method == "POST":
         place.delete()
         messages.success(request, f"Deleted {place.name}.")

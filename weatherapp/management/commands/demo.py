@@ -140,7 +140,9 @@ class Command(BaseCommand):
             for child in children.values():
                 support.stop(child, grace=10)
 
-    def _relay(self, name: str, child: subprocess.Popen) -> None:
+    def _relay(self, name: str, child: subprocess.Popen[str]) -> None:
+        if child.stdout is None:  # started with stdout=PIPE, so never
+            return
         for line in child.stdout:
             sys.stdout.write(f"{name:>6} | {line}")
             sys.stdout.flush()

@@ -33,7 +33,6 @@ from weatherapp.ops.memory import sample
 
 QUOTA_MB = 512
 DYNOS = ("web", "worker", "beat", "one-dyno")
-CYCLE = "from weatherapp.tasks import run_cycle; run_cycle.delay()"
 
 
 class Sampler(threading.Thread):
@@ -160,7 +159,7 @@ class Command(BaseCommand):
 
     def _drive_cycles(self, env: dict[str, str], stop: float) -> None:
         while time.monotonic() < stop:
-            self._manage(env, "shell", "-c", CYCLE)
+            self._manage(env, "shell", "-c", support.RUN_CYCLE)
             time.sleep(2)
 
 
