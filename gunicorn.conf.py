@@ -5,14 +5,25 @@ docs/PERFORMANCE.md. gunicorn binds 0.0.0.0:$PORT by itself when PORT is set.
 """
 
 import os
+import time
 
 # One worker process per dyno by default: each holds Django (~45 MB) and, after
 # its first prediction, its own interpreter; WEB_CONCURRENCY scales it.
 workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
-# Two threads: a prediction takes ~0.1 ms of CPU, requests mostly wait on the
-# database; the interpreter's lock keeps invoke() safe across them.
-threads = int(os.environ.get("GUNICORN_THREADS", "2"))
-worker_class = "gthread"
+# Eight threads: a prediction takes ~0.1 ms of CPU, requests mostly wait on the
+# database; the interpreter's lock keeps invoke() safe across them. Two were
+# enough for the load, but gthread gives a connection a thread from its first
+# byte to the end of its body, so two slow clients blocked the dyno
+# (bench/slow_clients.py). Threads cost no measurable memory (web PSS 65-75 MB
+# with 2, 16 or 32); each may keep one database connection (CONN_MAX_AGE).
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+# gunicorn 27 has no setting that bounds reading a request: a thread blocks in
+# recv() for as long as a client trickles its headers or body (``timeout`` is
+# the worker's heartbeat, which gthread's main loop keeps beating meanwhile).
+# So the worker class is gthread's with a read deadline (see below).
+REQUEST_READ_TIMEOUT = float(os.environ.get("GUNICORN_REQUEST_READ_TIMEOUT", "10"))
+# gthread holds a thread up to 5 s for a connection's first byte; 1 s here.
+FIRST_BYTE_WAIT = float(os.environ.get("GUNICORN_FIRST_BYTE_WAIT", "1"))
 # The seed deployment's timeout; Heroku's router gives up at 30 s anyway.
 timeout = 120
 graceful_timeout = 25  # Heroku sends SIGKILL 30 s after SIGTERM
@@ -41,3 +52,65 @@ def when_ready(server):
         float(os.environ.get("DYNO_MEMORY_QUOTA_MB", "512")),
         float(os.environ.get("MEMORY_WARN_SHARE", "0.85")),
     )
+
+
+class _ReadDeadlineSocket:
+    """A connection's socket as gunicorn's parser sees it: every recv() of one
+    request (line, headers and the body the app reads) ends by a deadline set
+    at its first recv(); past it recv() answers b"" as if the client had gone.
+    An unfinished request line or headers is then dropped without a response;
+    an unfinished body reaches the app truncated (a 400 for the JSON API)."""
+
+    def __init__(self, sock, seconds, log):
+        self._sock, self._seconds, self._log = sock, seconds, log
+        self.deadline = None
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+    def recv(self, size, *flags):
+        now = time.monotonic()
+        if self.deadline is None:
+            self.deadline = now + self._seconds
+        remaining = self.deadline - now
+        if remaining <= 0:
+            return b""
+        prior = self._sock.gettimeout()
+        self._sock.settimeout(remaining if prior is None else min(prior, remaining))
+        try:
+            return self._sock.recv(size, *flags)
+        except TimeoutError:
+            if prior is not None and prior < remaining:
+                raise  # gunicorn's own (shorter) timeout: its handling
+            self._log.warning(
+                "slow client: request not read within %.0f s, connection closed",
+                self._seconds,
+            )
+            self.deadline = now  # every later recv() of this request: b""
+            return b""
+        finally:
+            self._sock.settimeout(prior)
+
+
+def _read_deadline_worker():
+    """gthread's worker with a read deadline per request (gunicorn calls this
+    when it reads ``worker_class``). tests/test_slow_clients.py checks it
+    against the installed gunicorn (pinned in requirements.txt)."""
+    from gunicorn.workers import gthread
+
+    class ReadDeadlineThreadWorker(gthread.ThreadWorker):
+        def handle(self, conn):
+            # (True at once when the poller already saw data)
+            if not conn.initialized and not conn.wait_for_data(FIRST_BYTE_WAIT):
+                return gthread._DEFER  # back to the poller, the thread freed
+            if not isinstance(conn.sock, _ReadDeadlineSocket):
+                conn.sock = _ReadDeadlineSocket(
+                    conn.sock, REQUEST_READ_TIMEOUT, self.log
+                )
+            conn.sock.deadline = None  # a new request on this connection
+            return super().handle(conn)
+
+    return ReadDeadlineThreadWorker
+
+
+worker_class = _read_deadline_worker

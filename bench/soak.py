@@ -21,6 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "weatheralert.settings")
+# The settings refuse to start without a key; a measurement needs no real one.
+os.environ.setdefault("SECRET_KEY", "bench-only-not-secret")
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shlex
 import signal
 import socket
@@ -32,6 +33,11 @@ _SERVER_VARIABLES = (
 )
 
 
+# The app refuses to start without SECRET_KEY (unless DEBUG); children started
+# for tests, benchmarks and the demo share this process's throwaway one.
+_THROWAWAY_SECRET_KEY = f"dev-only-{secrets.token_urlsafe(40)}"
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as s:
@@ -42,13 +48,16 @@ def free_port() -> int:
 def child_env(**extra: str) -> dict[str, str]:
     """The environment of a child process of the app: this one's, with this
     interpreter's scripts (gunicorn, celery) first on PATH, plain http, and
-    the embedded defaults unless ``extra`` names a server."""
+    the embedded defaults unless ``extra`` names a server, and a throwaway
+    SECRET_KEY unless one is set."""
     env = {k: v for k, v in os.environ.items() if k not in _SERVER_VARIABLES}
     env.update(
         PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
         PYTHONUNBUFFERED="1",
         SECURE_SSL_REDIRECT="false",
     )
+    if not env.get("SECRET_KEY"):
+        env["SECRET_KEY"] = _THROWAWAY_SECRET_KEY
     env.update(extra)
     return env
 

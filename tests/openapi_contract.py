@@ -11,7 +11,9 @@ documented path) and records what breaks the contract; the autouse fixture at
 the end of tests/conftest.py fails the test that made such a request.
 
 A method the path does not document must be answered 405 with the Error
-schema that the path's operations give for 405.
+schema that the path's operations give for 405. A path under a prefix that no
+entry of ``paths`` matches is held to the document's ``x-unrouted`` responses
+(the catch-all route: a JSON 404 whatever the method).
 """
 
 from __future__ import annotations
@@ -141,6 +143,12 @@ def check(
     where = f"{method.upper()} {path} -> {status}"
     template = find_path(path)
     if template is None:
+        unrouted = spec().get("x-unrouted")
+        if unrouted and path.startswith(unrouted["prefix"]):
+            responses_ptr = pointer("x-unrouted", "responses")
+            if _response_for(responses_ptr, status) is None:
+                return [f"{where}: path not in the document, so it must be a 404"]
+            return _check_body(where, responses_ptr, status, content_type, body)
         return [f"{where}: path not in the document"] if path.startswith(SCOPE) else []
     item_ptr = pointer("paths", template)
     item = resolve(item_ptr)
@@ -163,9 +171,16 @@ def check(
             return [f"{where}: no operation of {template} documents 405"]
         responses_ptr = pointer("paths", template, with_405[0], "responses")
 
-    response_ptr = _response_for(responses_ptr, status)
-    if response_ptr is None:
+    if _response_for(responses_ptr, status) is None:
         return [f"{where}: status {status} not documented for {template}"]
+    return _check_body(where, responses_ptr, status, content_type, body)
+
+
+def _check_body(
+    where: str, responses_ptr: str, status: int, content_type: str, body: bytes | None
+) -> list[str]:
+    response_ptr = _response_for(responses_ptr, status)
+    assert response_ptr is not None
     response_ptr, response = _follow(response_ptr)
     if body is None:
         return []

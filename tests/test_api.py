@@ -207,9 +207,11 @@ def test_integers_beyond_float_range_are_a_400(client, body, where):
 
 
 @pytest.mark.django_db
-def test_metrics_in_prometheus_text(client, body):
+def test_metrics_in_prometheus_text(client, body, settings):
+    settings.METRICS_TOKEN = "metrics-token-for-tests"
     assert post(client, body).status_code == 200
-    text = client.get("/metrics").content.decode()
+    auth = {"HTTP_AUTHORIZATION": "Bearer metrics-token-for-tests"}
+    text = client.get("/metrics", **auth).content.decode()
     values = dict(
         line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#")
     )

@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from weatherapp.alerting import cycle as the_cycle
-from weatherapp.models import Alert, Cell, Place, Prediction
+from weatherapp.models import Alert, Cell, FaultCount, Place, Prediction
 
 pytestmark = pytest.mark.django_db
 
@@ -128,7 +128,8 @@ def test_a_failing_cell_does_not_stop_the_others(open_meteo, owner, fault, caplo
     open_meteo.set(50.0, 10.0, fault)
     cycle()
     assert list(Prediction.objects.values_list("place__name", flat=True)) == ["good"]
-    assert "cell 50.00,10.00 skipped" in caplog.text
+    assert "cell 50.00,10.00 (id " in caplog.text and "skipped" in caplog.text
+    assert FaultCount.objects.get(stage="fetch").count == 1
 
 
 def test_retried_cell_then_success(open_meteo, owner):

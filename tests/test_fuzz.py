@@ -1,10 +1,13 @@
 """Property-based fuzzing of the JSON API described by /api/v1/openapi.json.
 
-Over 11,000 generated requests in all under the "ci" Hypothesis profile
+Over 15,000 generated requests in all under the "ci" Hypothesis profile
 (./dev test and CI; see EXAMPLES), a twentieth of that under "dev" (./dev
 check): random JSON, valid
-Open-Meteo bodies mutated one way or several, raw bytes under any content
-type, and every API path with any method, token and query. None may answer
+Open-Meteo bodies mutated one way or several (units that are no strings too),
+raw bytes under any content type, every API path with any method, token and
+query, Unicode digits and huge numbers in every number a request carries
+(``limit``, ``page``, path ids, the token page's ``revoke``), and every method
+on every API path, unknown ones included, with CSRF checks on. None may answer
 5xx, and every 4xx must be a JSON error naming the problem.
 """
 
@@ -21,7 +24,15 @@ from hypothesis import strategies as st
 from support import open_meteo_body
 from weatherapp.models import ApiToken, Place
 
-EXAMPLES = {"random_json": 2500, "mutated": 5000, "raw": 1500, "paths": 2500}
+EXAMPLES = {
+    "random_json": 2500,
+    "mutated": 5000,
+    "raw": 1500,
+    "paths": 2500,
+    "numbers": 2000,
+    "methods": 1500,
+    "revoke": 500,
+}
 FULL = os.environ.get("HYPOTHESIS_PROFILE") == "ci"
 
 
@@ -155,6 +166,8 @@ def mutations(draw, valid):
                         ["km/h", "m/s", "mph", "kn", "°F", "inch", "furlong"]
                     )
                     | st.text(max_size=8)
+                    # Not strings at all: a list was a 500 (issue 12).
+                    | json_values
                 )
         elif kind == "time":
             times = hourly.get("time")
@@ -260,3 +273,103 @@ def test_every_path_method_token_and_query(
         assert response.status_code < 500
     else:
         check(response, prediction=path == "/api/v1/predict")
+
+
+# -- issue 12: numbers in requests, every method on every API path ------------
+
+# Text that str.isdigit() accepts but int() refuses ("²", other scripts' digits),
+# numbers beyond int()'s 4,300-digit limit and beyond 64 bits, and near misses.
+unicode_digits = st.text(st.characters(categories=["Nd", "No"]), min_size=1, max_size=6)
+huge_numbers = st.integers(0, 10**6).map(lambda n: "9" * (4000 + n % 2000)) | (
+    st.integers(2**62, 10**40).map(str)
+)
+number_text = (
+    unicode_digits
+    | huge_numbers
+    | st.integers(-(10**6), 10**6).map(str)
+    | st.sampled_from(["", " 1", "1 ", "+1", "1e3", "0x1f", "1.0", "-0", "٣", "²"])
+    | st.text(max_size=12)
+)
+
+
+@fuzz("numbers")
+@given(
+    where=st.sampled_from(["limit", "page", "places_limit", "place_id", "pred_id"]),
+    value=number_text,
+)
+@pytest.mark.django_db
+def test_every_number_in_a_request(unlimited, owner_token, where, value):
+    """Query limits and pages, and path ids, as odd digits or huge numbers."""
+    from urllib.parse import quote
+
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {owner_token}"}
+    client = Client()
+    place = Place.objects.filter(name="P").values_list("pk", flat=True).first()
+    if where == "limit":
+        response = client.get(
+            f"/api/v1/places/{place}/predictions", {"limit": value}, **auth
+        )
+    elif where in ("page", "places_limit"):
+        key = "page" if where == "page" else "limit"
+        response = client.get("/api/v1/places", {key: value}, **auth)
+    else:
+        suffix = "/predictions" if where == "pred_id" else ""
+        response = client.get(f"/api/v1/places/{quote(value, safe='')}{suffix}", **auth)
+    check(response, prediction=False)
+
+
+API_PATHS = [
+    "/api/v1/places",
+    "/api/v1/places/{id}",
+    "/api/v1/places/{id}/predictions",
+    "/api/v1/alerts",
+    "/api/v1/openapi.json",
+    "/api/v1/predict",
+    "/api/",
+    "/api/v1/",
+    "/api/v1/nope",
+    "/api/v2/places",
+    "/api/v1/places/{id}/nope",
+]
+
+
+@fuzz("methods")
+@given(
+    method=st.sampled_from(
+        ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "FOO"]
+    ),
+    path=st.sampled_from(API_PATHS),
+    place_id=st.sampled_from(["1", "abc", "²", "9" * 5000, "0", "-1"])
+    | st.integers(0, 2**70).map(str),
+    session=st.booleans(),
+    auth=st.booleans(),
+)
+@pytest.mark.django_db
+def test_every_method_on_every_api_path_is_json(
+    unlimited, owner_token, method, path, place_id, session, auth
+):
+    """With CSRF checks on and a session cookie or none: never Django's HTML
+    403 (or any HTML), whatever the method, path or id."""
+    client = Client(enforce_csrf_checks=True)
+    if session:
+        client.force_login(User.objects.get(username="fuzz"))
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {owner_token}"} if auth else {}
+    response = client.generic(method, path.replace("{id}", place_id), **headers)
+    assert response.status_code < 500, response.content[:300]
+    assert response.status_code != 403, response.content[:300]
+    assert response["Content-Type"] == "application/json", response.content[:300]
+    if method != "HEAD":
+        check(response, prediction=False)
+    if response.status_code == 405:
+        assert response["Allow"]
+
+
+@fuzz("revoke")
+@given(value=number_text)
+@pytest.mark.django_db
+def test_every_revoke_value(owner_token, value):
+    """POST /account/token/ revoke=...: "²" and 5,000 digits were a 500."""
+    client = Client()
+    client.force_login(User.objects.get(username="fuzz"))
+    response = client.post("/account/token/", {"revoke": value})
+    assert response.status_code in (200, 302, 400, 404), response.content[:300]

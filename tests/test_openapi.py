@@ -10,8 +10,10 @@ import re
 from collections.abc import Iterator
 
 import pytest
+from django.http import HttpResponse
 from django.test import RequestFactory
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls import path as route
 
 from tests import openapi_contract as contract
 from weatherapp.web.openapi import document
@@ -171,23 +173,68 @@ def test_the_checker_finds_paths_statuses_and_bodies():
     assert contract.check("GET", "/api/v1/places/7", 404, json_, ok) == []
     assert contract.check("PUT", "/api/v1/places/7", 405, json_, ok) == []
     assert contract.check("GET", "/elsewhere", 500, "text/html", b"<p>") == []
+    # Unrouted paths under /api/: the catch-all's JSON 404, whatever the method.
+    assert contract.check("GET", "/api/v1/nope", 404, json_, ok) == []
+    assert contract.check("DELETE", "/api/nope/x", 404, json_, ok) == []
     broken = {
-        ("GET", "/api/v1/nope", 404, json_, ok): "path not in the document",
+        ("GET", "/api/v1/nope", 200, json_, ok): "so it must be a 404",
+        ("POST", "/api/v1/nope", 405, json_, ok): "so it must be a 404",
+        ("GET", "/api/v1/nope", 404, "text/html", b"<p>"): "Content-Type",
+        ("GET", "/api/v1/nope", 404, json_, b"{}"): "'error' is a required",
         ("GET", "/api/v1/places/7", 418, json_, ok): "status 418 not documented",
         ("PUT", "/api/v1/places/7", 200, json_, ok): "must be a 405",
         ("GET", "/api/v1/places/7", 404, "text/html", ok): "Content-Type",
         ("GET", "/api/v1/places/7", 404, json_, b"<html>"): "not JSON",
         ("GET", "/api/v1/places/7", 404, json_, b"{}"): "'error' is a required",
         ("GET", "/api/v1/alerts", 200, json_, b'{"alerts": [{}]}'): "required",
-        ("GET", "/api/v1/places", 200, json_, b'{"places": 3}'): "not of type",
+        ("GET", "/api/v1/places", 200, json_, b'{"places": 3, "next": null}'): (
+            "not of type"
+        ),
     }
     for args, message in broken.items():
         problems = contract.check(*args)
         assert problems and message in problems[0], (args, problems)
 
 
+def html_not_found(request):
+    return HttpResponse("<p>no</p>", status=404)
+
+
+# The URLconf of the next test: an API path answered with HTML.
+urlpatterns = [route("api/v1/no-such-thing", html_not_found)]
+
+
 @pytest.mark.django_db
+@pytest.mark.urls("tests.test_openapi")
 def test_the_middleware_records_what_breaks_the_contract(client):
     client.get("/api/v1/no-such-thing")
     found = contract.take()
-    assert found == ["GET /api/v1/no-such-thing -> 404: path not in the document"]
+    assert len(found) == 1
+    assert found[0].startswith("GET /api/v1/no-such-thing -> 404: Content-Type")
+
+
+def test_the_api_catch_all_is_the_last_api_route():
+    patterns = [
+        p
+        for p in get_resolver().url_patterns
+        if str(p.pattern).lstrip("^")[:4] == "api/"
+    ]
+    assert str(patterns[-1].pattern) == "^api/"
+    assert patterns[-1].callback.__name__ == "not_found"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize(
+    "path", ["/api/", "/api/v2/places", "/api/v1/places/1/x", "/api/v1/predict/"]
+)
+def test_unknown_api_paths_are_a_json_404_for_every_method(method, path):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    response = client.generic(method, path)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    if method != "HEAD":
+        assert response.json()["field"] == "path"
+        assert path in response.json()["error"]

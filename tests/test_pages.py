@@ -206,11 +206,14 @@ def test_unsubscribe_token_is_for_one_place_only(client, place, alice):
     assert other.email_enabled
 
 
-def test_password_reset_by_email(client, alice):
+def test_password_reset_by_email(client, alice, settings):
+    settings.SITE_URL = "https://weather.example.com"
     response = client.post("/accounts/password_reset/", {"email": "alice@example.com"})
     assert response.status_code == 302
     (message,) = mail.outbox
-    link = re.search(r"http://testserver(/accounts/reset/\S+/)", message.body).group(1)
+    # The link is SITE_URL's, not the request's Host (testserver).
+    site = r"https://weather\.example\.com"
+    link = re.search(site + r"(/accounts/reset/\S+/)", message.body).group(1)
     form_url = client.get(link)["Location"]  # Django swaps the token for a session
     response = client.post(
         form_url, {"new_password1": "rain-again-456", "new_password2": "rain-again-456"}

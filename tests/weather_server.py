@@ -3,9 +3,10 @@
 It answers ``GET /v1/forecast`` in Open-Meteo's exact shape with windows of
 the committed observations, relabelled so that the newest hour is ``end``.
 Each cell's weather (``"rainy"``, ``"dry"``) or fault (``"error"``: an error
-body, ``"500"``, ``"429"``, ``"slow"``, ``"truncated"`` JSON, ``"unequal"``
-arrays, a ``"missing"`` variable) is set per (latitude, longitude) by the
-test; every request is recorded.
+body, ``"500"``, ``"429"``, ``"slow"``, ``"drip"``: a byte every
+``drip_seconds``, ``"truncated"`` JSON, ``"unequal"`` arrays, a ``"missing"``
+variable) is set per (latitude, longitude) by the test; every request is
+recorded.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class WeatherServer:
         self.requests: list[dict] = []
         self.faults: dict[tuple[str, str], list[str]] = {}  # consumed in order
         self.slow_seconds = 2.0
+        self.drip_seconds = 1.0
         self.lock = threading.Lock()
         server = self
 
@@ -141,6 +143,9 @@ class WeatherServer:
             return self.reply(request, 200, body)
         if fault == "slow":
             time.sleep(self.slow_seconds)
+        if fault == "drip":  # a valid answer, one byte every drip_seconds
+            body = json.dumps(self.body("rainy", 26)).encode()
+            return drip(request, 200, body, self.drip_seconds)
         past = int(query.get("past_hours", "26"))
         self.reply(
             request, 200, self.body(weather if weather in self.ends else "dry", past)
@@ -162,6 +167,23 @@ class WeatherServer:
             request.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (a timeout test)
+
+
+def drip(request: BaseHTTPRequestHandler, status: int, body: bytes, every: float):
+    """Answer one byte at a time, ``every`` seconds apart: each read of the
+    client is quick, the whole answer takes minutes (never timing out a read)."""
+    head = (
+        f"HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    try:
+        for i in range(len(head) + len(body)):
+            request.wfile.write((head + body)[i : i + 1])
+            request.wfile.flush()
+            time.sleep(every)
+    except OSError:
+        pass  # the client gave up: what a deadline is for
+    request.close_connection = True
 
 
 def _key(latitude: float, longitude: float) -> tuple[str, str]:

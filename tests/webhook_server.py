@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from .weather_server import drip
 
 
 class WebhookReceiver:
     def __init__(self) -> None:
         self.received: list[dict] = []
         self.statuses: list[int] = []  # answers to give, in order; then 200
+        self.drip_seconds = 0.0  # > 0: answer one byte that many seconds apart
+        self.hold_seconds = 0.0  # > 0: wait that long before answering
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -20,6 +25,9 @@ class WebhookReceiver:
                 receiver.received.append(
                     {"path": self.path, "headers": dict(self.headers), "body": body}
                 )
+                if receiver.drip_seconds:
+                    return drip(self, status, b"{}", receiver.drip_seconds)
+                time.sleep(receiver.hold_seconds)
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

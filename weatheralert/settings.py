@@ -37,11 +37,18 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 
 DEBUG = env_bool("DEBUG")
-# Heroku sets DYNO; there a missing secret key must stop the app, not default.
+# A missing secret key stops the app rather than fall back to a key that is
+# public (it is in this file): always on Heroku (DYNO), and anywhere DEBUG is
+# off. `./dev` and the tests set a throwaway key of their own.
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if "DYNO" in os.environ:
         raise ImproperlyConfigured("set the SECRET_KEY config var")
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set: set it (any long random string), or DEBUG=true "
+            "for a local run (./dev run and ./dev test set a throwaway one)"
+        )
     SECRET_KEY = "insecure-development-key-only-for-local-runs"
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],.herokuapp.com")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -148,18 +155,28 @@ EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "587"))
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+# Each SMTP wait is bounded by this; the whole conversation by DELIVERY_DEADLINE.
+EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT", "10"))
 DEFAULT_FROM_EMAIL = os.environ.get(
     "DEFAULT_FROM_EMAIL", "weatheralert <alerts@localhost>"
 )
 
 # The cache holds rate-limit counters: Redis when REDIS_URL is set (shared by
-# every dyno), else this process's memory.
+# every dyno), else this process's memory. A hung Redis (accepting connections
+# but never answering) costs a request at most these waits; after one failure
+# the rate limits leave the cache alone for CACHE_BREAKER_SECONDS (fail open).
+CACHE_CONNECT_TIMEOUT = float(os.environ.get("CACHE_CONNECT_TIMEOUT", "0.25"))
+CACHE_TIMEOUT = float(os.environ.get("CACHE_TIMEOUT", "0.25"))
+CACHE_BREAKER_SECONDS = float(os.environ.get("CACHE_BREAKER_SECONDS", "30"))
 CACHES: dict[str, dict[str, Any]] = {
     "default": (
         {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": os.environ["REDIS_URL"],
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+            "OPTIONS": {
+                "socket_connect_timeout": CACHE_CONNECT_TIMEOUT,
+                "socket_timeout": CACHE_TIMEOUT,
+            },
         }
         if os.environ.get("REDIS_URL")
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
@@ -168,10 +185,27 @@ CACHES: dict[str, dict[str, Any]] = {
 if os.environ.get("REDIS_URL", "").startswith("rediss://"):
     # Heroku Redis serves TLS with a self-signed certificate.
     CACHES["default"]["OPTIONS"]["ssl_cert_reqs"] = None
-# "N/S": N per S seconds. Predictions per client address; failed logins per
-# address and per username.
+# Places one account may have (the place form refuses more): each is work in
+# every cycle and rows on every dashboard.
+MAX_PLACES_PER_ACCOUNT = int(os.environ.get("MAX_PLACES_PER_ACCOUNT", "25"))
+# "N/S": N per S seconds. Predictions per client address. Failed log-ins (the
+# site's and the admin's, counted together) per address and username, per
+# address whatever the username, and per username from every address except
+# those it has logged in from before (so nobody can lock its owner out).
 PREDICT_RATE_LIMIT = os.environ.get("PREDICT_RATE_LIMIT", "120/60")
 LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "5/300")
+LOGIN_ADDRESS_RATE_LIMIT = os.environ.get("LOGIN_ADDRESS_RATE_LIMIT", "20/300")
+LOGIN_USERNAME_RATE_LIMIT = os.environ.get("LOGIN_USERNAME_RATE_LIMIT", "100/3600")
+# Password-reset requests (each sends at most one email) per email address and
+# per client address; over either, the same page is shown and nothing is sent.
+PASSWORD_RESET_EMAIL_RATE_LIMIT = os.environ.get(
+    "PASSWORD_RESET_EMAIL_RATE_LIMIT", "3/3600"
+)
+PASSWORD_RESET_ADDRESS_RATE_LIMIT = os.environ.get(
+    "PASSWORD_RESET_ADDRESS_RATE_LIMIT", "10/3600"
+)
+# /metrics answers a staff session or `Authorization: Bearer $METRICS_TOKEN`.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 
 # Celery: Redis when REDIS_URL is set, else kombu's filesystem transport, which
 # runs a real worker and beat with no server at all.
@@ -261,6 +295,8 @@ OPEN_METEO_CONNECT_TIMEOUT = float(os.environ.get("OPEN_METEO_CONNECT_TIMEOUT", 
 OPEN_METEO_READ_TIMEOUT = float(os.environ.get("OPEN_METEO_READ_TIMEOUT", "10"))
 OPEN_METEO_RETRIES = int(os.environ.get("OPEN_METEO_RETRIES", "3"))
 OPEN_METEO_BACKOFF = float(os.environ.get("OPEN_METEO_BACKOFF", "0.5"))
+# One request's whole conversation, however slowly the server drips bytes.
+OPEN_METEO_DEADLINE = float(os.environ.get("OPEN_METEO_DEADLINE", "30"))
 USER_AGENT = os.environ.get("USER_AGENT", "weatheralert/0.1 (rain alerts; Django)")
 WEATHER_REPLAY_PATH = os.environ.get(
     "WEATHER_REPLAY_PATH", str(BASE_DIR / "data" / "greensboro_723170_hourly.csv")
@@ -274,12 +310,20 @@ WEATHER_REPLAY_START = os.environ.get("WEATHER_REPLAY_START", "")
 # probability wobbling around the threshold does not alert twice.
 ALERT_HYSTERESIS = float(os.environ.get("ALERT_HYSTERESIS", "0.1"))
 
-# Links in emails (unsubscribe) need the site's public address.
+# Links in emails (unsubscribe, password reset) need the site's public address;
+# the request's Host header is not trusted for them.
 SITE_URL = os.environ.get("SITE_URL", "http://localhost:8000").rstrip("/")
 UNSUBSCRIBE_MAX_AGE_DAYS = int(os.environ.get("UNSUBSCRIBE_MAX_AGE_DAYS", "60"))
 WEBHOOK_TIMEOUT = float(os.environ.get("WEBHOOK_TIMEOUT", "5"))
 WEBHOOK_RETRIES = int(os.environ.get("WEBHOOK_RETRIES", "4"))
 WEBHOOK_BACKOFF = float(os.environ.get("WEBHOOK_BACKOFF", "30"))
+# One delivery attempt (a webhook POST or an email) takes at most this long in
+# all, so a slow receiver cannot hold the worker; an attempt still unanswered
+# after twice this (its worker died) counts as interrupted.
+DELIVERY_DEADLINE = float(os.environ.get("DELIVERY_DEADLINE", "15"))
+# The cycle re-queues an alert whose delivery was never queued (its worker
+# died between the commit and the queue) once it is this old.
+OUTBOX_GRACE_SECONDS = int(os.environ.get("OUTBOX_GRACE_SECONDS", "60"))
 # Webhooks to loopback, private, link-local or metadata addresses are refused
 # (SSRF); only tests or a private deployment should turn this on.
 WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE")

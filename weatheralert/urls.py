@@ -1,8 +1,24 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.contrib.auth import views as auth_views
+from django.http import HttpRequest, HttpResponse
+from django.urls import include, path, re_path
 
 from weatherapp.ops import views as ops
 from weatherapp.web import api, views
+from weatherapp.web.forms import RateLimitedPasswordResetForm
+
+
+def admin_login(
+    request: HttpRequest, extra_context: dict | None = None
+) -> HttpResponse:
+    """The admin's log-in (its form is rate-limited, weatherapp/apps.py), with
+    the site log-in's 429 when it refuses for too many failures."""
+    response = admin.site.login(request, extra_context)
+    form = (getattr(response, "context_data", None) or {}).get("form")
+    if getattr(form, "throttled", False):
+        response.status_code = 429
+    return response
+
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -16,17 +32,27 @@ urlpatterns = [
     path("account/token/", views.api_token, name="api-token"),
     path("api/v1/predict", api.predict, name="api-predict"),
     path("api/v1/places", api.places, name="api-places"),
-    path("api/v1/places/<int:place_id>", api.place_detail, name="api-place"),
+    # Ids are read by the views, so that "abc" or a 5,000-digit number is the
+    # view's JSON 404 (and another method its 405), not the catch-all's.
+    path("api/v1/places/<str:place_id>", api.place_detail, name="api-place"),
     path(
-        "api/v1/places/<int:place_id>/predictions",
+        "api/v1/places/<str:place_id>/predictions",
         api.place_predictions,
         name="api-place-predictions",
     ),
     path("api/v1/alerts", api.alerts, name="api-alerts"),
     path("api/v1/openapi.json", api.openapi, name="api-openapi"),
+    # Last of the API: any other path under /api/ is a JSON 404, never HTML.
+    re_path(r"^api/", api.not_found, name="api-not-found"),
     path("healthz", ops.healthz, name="healthz"),
     path("metrics", ops.prometheus, name="metrics"),
     path("accounts/login/", views.RateLimitedLoginView.as_view(), name="login"),
+    path(
+        "accounts/password_reset/",
+        auth_views.PasswordResetView.as_view(form_class=RateLimitedPasswordResetForm),
+        name="password_reset",
+    ),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("admin/login/", admin_login),
     path("admin/", admin.site.urls),
 ]

@@ -7,5 +7,11 @@ class WeatherappConfig(AppConfig):
 
     def ready(self) -> None:
         # The model's system check; the admin lives with the other pages.
+        from django.contrib import admin as admin_site
+
         from .ops import health  # noqa: F401
         from .web import admin  # noqa: F401
+        from .web.forms import RateLimitedAdminAuthenticationForm
+
+        # Staff log-ins count against the same limits as everyone's.
+        admin_site.site.login_form = RateLimitedAdminAuthenticationForm

@@ -1,5 +1,6 @@
 import hashlib
 import secrets
+import unicodedata
 import zoneinfo
 from typing import Any
 
@@ -13,6 +14,25 @@ from django.urls import reverse
 def validate_timezone(name: str) -> None:
     if name not in zoneinfo.available_timezones():
         raise ValidationError(f"{name!r} is not an IANA time zone", code="timezone")
+
+
+# Line breaks end an email header (a name with CR or LF made every alert email
+# fail); other controls and bidi overrides garble or disguise a subject line.
+_BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def validate_place_name(name: str) -> None:
+    """No control characters, line or paragraph separators, or bidi controls:
+    the name goes into email subjects and headers."""
+    for char in name:
+        if unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp") or (
+            char in _BIDI_CONTROLS
+        ):
+            raise ValidationError(
+                f"A name cannot contain control characters such as line breaks "
+                f"(found U+{ord(char):04X}).",
+                code="control_character",
+            )
 
 
 def new_webhook_secret() -> str:
@@ -118,6 +138,12 @@ class Place(models.Model):
         return reverse("place", args=[self.pk])
 
     def clean(self) -> None:
+        # Checked here rather than as a field validator, so that no migration is
+        # needed; ModelForms and the admin run clean() too.
+        try:
+            validate_place_name(self.name)
+        except ValidationError as exc:
+            raise ValidationError({"name": exc.error_list}) from None
         if (self.quiet_start is None) != (self.quiet_end is None):
             raise ValidationError("Give both ends of the quiet hours, or neither.")
 
@@ -158,6 +184,7 @@ class Alert(models.Model):
         SENT = "sent"
         SUPPRESSED = "suppressed", "suppressed (quiet hours)"
         FAILED = "failed"
+        NO_CHANNEL = "no-channel", "not sent: no channel on"
 
     place = models.ForeignKey(Place, on_delete=models.CASCADE, related_name="alerts")
     # The hour the event opened: one alert per (place, event), enforced by the
@@ -168,6 +195,9 @@ class Alert(models.Model):
         max_length=16, choices=Status.choices, default=Status.PENDING
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # When its delivery was handed to the queue: the cycle re-queues pending
+    # alerts that never were (an outbox), so no alert is lost with a worker.
+    queued_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-event_started_at"]
@@ -190,6 +220,7 @@ class Delivery(models.Model):
         WEBHOOK = "webhook"
 
     class Outcome(models.TextChoices):
+        SENDING = "sending"  # claimed by a worker, no answer yet
         SENT = "sent"
         FAILED = "failed"  # may be retried
         REFUSED = "refused"  # never retried (e.g. a webhook to a private address)
@@ -242,3 +273,27 @@ class ApiToken(models.Model):
         return cls.objects.create(
             owner=owner, name=name, key_hash=cls.digest(token)
         ), token
+
+
+class FaultCount(models.Model):
+    """How often the cycle could not handle a cell or a place, per stage and
+    day: /metrics reads it (the worker's own counters die with the worker),
+    the logs say which cell or place and why. One row per stage and day."""
+
+    class Stage(models.TextChoices):
+        FETCH = "fetch"  # the cell's weather could not be had
+        CELL = "cell"  # storing or deciding a cell failed
+        PLACE = "place"  # deciding one place failed
+        TIMEZONE = "timezone"  # a place's zone is unknown here: UTC was used
+
+    day = models.DateField()
+    stage = models.CharField(max_length=16, choices=Stage.choices)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "stage"], name="one_count_a_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.stage}: {self.count}"

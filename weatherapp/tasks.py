@@ -15,13 +15,25 @@ from .celery import app
 
 @app.task(name="weatherapp.tasks.run_cycle")
 def run_cycle() -> int:
-    """Beat's cycle: one predict_cells task per chunk of cells."""
-    from .alerting.cycle import cycle_chunks
+    """Beat's cycle: one predict_cells task per chunk of cells, and the
+    outbox: alerts whose delivery was never queued are queued now."""
+    from .alerting.cycle import cycle_chunks, unqueued_alerts
 
     chunks = cycle_chunks()
     for cell_ids in chunks:
         predict_cells.delay(cell_ids)
+    queue_deliveries(unqueued_alerts())
     return len(chunks)
+
+
+def queue_deliveries(alert_ids: list[int]) -> None:
+    """Hand alerts to delivery and say so (the outbox sweeps what was not)."""
+    from .alerting.cycle import mark_queued
+
+    for alert_id in alert_ids:
+        deliver_alert.delay(alert_id)
+    if alert_ids:
+        mark_queued(alert_ids)
 
 
 # The hard limits hold in the prefork pool; in every pool the chunk stops
@@ -30,29 +42,44 @@ def run_cycle() -> int:
 def predict_cells(cell_ids: list[int]) -> None:
     from .alerting.cycle import predict_cells as predict
 
-    for alert_id in predict(cell_ids, fetch_seconds=settings.CHUNK_FETCH_SECONDS):
-        deliver_alert.delay(alert_id)
+    # Each cell's alerts are queued as soon as the cell commits.
+    predict(
+        cell_ids,
+        fetch_seconds=settings.CHUNK_FETCH_SECONDS,
+        on_commit=queue_deliveries,
+    )
 
 
-@app.task(name="weatherapp.tasks.deliver_alert")
+# Deliveries queue behind the cycle's tasks (Redis priorities: 0, the default,
+# goes first): a backlog of slow receivers, each bounded by DELIVERY_DEADLINE,
+# never holds back the next cycle by more than the attempt in progress.
+DELIVERY_PRIORITY = 6
+
+
+@app.task(name="weatherapp.tasks.deliver_alert", priority=DELIVERY_PRIORITY)
 def deliver_alert(alert_id: int) -> None:
     """Fan an alert out to its place's channels."""
-    from .alerting.delivery import channels
-    from .models import Alert
+    from .alerting.delivery import channels_for
 
-    alert = Alert.objects.select_related("place").filter(pk=alert_id).first()
-    if alert is None:
-        return
-    for channel in channels(alert.place):
+    for channel in channels_for(alert_id):
         deliver.delay(alert_id, channel)
 
 
-@app.task(name="weatherapp.tasks.deliver", bind=True, max_retries=None)
+@app.task(
+    name="weatherapp.tasks.deliver",
+    bind=True,
+    max_retries=None,
+    priority=DELIVERY_PRIORITY,
+)
 def deliver(self, alert_id: int, channel: str) -> None:
+    from .alerting.delivery import Busy
     from .alerting.delivery import deliver as attempt
 
     final = self.request.retries >= settings.WEBHOOK_RETRIES
-    result = attempt(alert_id, channel, final=final)
+    try:
+        result = attempt(alert_id, channel, final=final)
+    except Busy as busy:  # another worker is mid-attempt: look again later
+        raise self.retry(countdown=busy.seconds) from None
     if result is not None and result.retry and not final:
         backoff = settings.WEBHOOK_BACKOFF * 2**self.request.retries
         raise self.retry(countdown=backoff)

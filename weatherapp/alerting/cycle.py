@@ -7,17 +7,20 @@ made here from the settings (forecast/sources.py knows nothing of Django).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import threading
 import time
 import zoneinfo
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
-from weatherapp.models import Alert, Cell, Place, Prediction
+from weatherapp.models import Alert, Cell, FaultCount, Place, Prediction
 
 from .decisions import decide, in_quiet_hours
 
@@ -60,6 +63,7 @@ def make_source() -> ReplaySource | OpenMeteoSource:
             retries=settings.OPEN_METEO_RETRIES,
             backoff=settings.OPEN_METEO_BACKOFF,
             user_agent=settings.USER_AGENT,
+            deadline=settings.OPEN_METEO_DEADLINE,
         )
     raise ValueError(f"unknown WEATHER_SOURCE {settings.WEATHER_SOURCE!r}")
 
@@ -76,19 +80,31 @@ def cycle_chunks() -> list[list[int]]:
     return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
+# Told the ids of a cell's new alerts once they are committed.
+AlertsCommitted = Callable[[list[int]], None]
+
+
 def predict_cells(
     cell_ids: list[int],
     now: dt.datetime | None = None,
     fetch_seconds: float | None = None,
+    on_commit: AlertsCommitted | None = None,
 ) -> list[int]:
     """Fetch each cell once, score every cell in one invoke, store and decide.
 
-    A cell whose weather cannot be had is logged and skipped; the others go
-    on. Fetching stops after ``fetch_seconds`` (a time limit that works in
-    every Celery pool): the cells fetched so far are scored and stored, the
-    rest wait for the next cycle. Idempotent: a place that already has a
+    A cell whose weather cannot be had is logged and skipped; so is a cell or
+    a place whose storing or deciding fails: the others go on, and each
+    failure is logged with its id and counted (FaultCount, /metrics).
+    Fetching stops after ``fetch_seconds`` (a time limit that works in every
+    Celery pool): the cells fetched so far are scored and stored, the rest
+    wait for the next cycle. Idempotent: a place that already has a
     prediction for the hour is left alone, so a duplicated or retried chunk
-    changes nothing and alerts nobody twice. Returns new alerts' ids.
+    changes nothing and alerts nobody twice.
+
+    Each cell's writes are one transaction; ``on_commit`` hears its new
+    alerts right after that commit (the task queues their delivery there),
+    so a worker that dies later in the chunk has already handed them over.
+    Returns every new alert's id.
     """
     import numpy as np
 
@@ -116,7 +132,8 @@ def predict_cells(
             hours = source.recent_hours(cell.latitude, cell.longitude)
             window, end = features.latest_window(hours)
         except (SourceError, features.FeatureError) as exc:
-            log.warning("%s skipped: %s", cell, exc)
+            log.warning("%s (id %s) skipped: %s", cell, cell.pk, exc)
+            count_fault(FaultCount.Stage.FETCH)
             continue
         windows.append(window)
         fetched.append((cell, end))
@@ -134,10 +151,18 @@ def predict_cells(
         log.exception("the rain model is unavailable; cycle chunk skipped")
         return []
     now = now or timezone.now()
-    alert_ids = []
+    alert_ids: list[int] = []
     for (cell, end), probability in zip(fetched, probabilities, strict=True):
         valid_at = dt.datetime.fromtimestamp(int(end.astype("int64")), tz=dt.UTC)
-        alert_ids += store_and_decide(cell, valid_at, float(probability), version, now)
+        try:
+            new = store_and_decide(
+                cell, valid_at, float(probability), version, now, on_commit
+            )
+        except Exception:  # one bad cell must not cost the rest of the chunk
+            log.exception("%s (id %s) not stored; the chunk goes on", cell, cell.pk)
+            count_fault(FaultCount.Stage.CELL)
+            continue
+        alert_ids += new
     return alert_ids
 
 
@@ -147,8 +172,10 @@ def store_and_decide(
     probability: float,
     version: str,
     now: dt.datetime,
+    on_commit: AlertsCommitted | None = None,
 ) -> list[int]:
-    """One cell's probability for its active places: predictions and alerts."""
+    """One cell's probability for its active places: predictions and alerts,
+    in one transaction; a place whose decision fails loses only itself."""
     with transaction.atomic():
         places = list(cell.places.filter(active=True).select_for_update())
         done = set(
@@ -169,24 +196,97 @@ def store_and_decide(
             ],
             ignore_conflicts=True,
         )
-        alert_ids = []
+        alert_ids: list[int] = []
         for place in todo:
-            local = now.astimezone(zoneinfo.ZoneInfo(place.timezone)).time()
-            decision = decide(
-                probability,
-                place.threshold,
-                place.rain_event_open,
-                settings.ALERT_HYSTERESIS,
-                quiet=in_quiet_hours(local, place.quiet_start, place.quiet_end),
-            )
-            if decision.event_open != place.rain_event_open:
-                place.rain_event_open = decision.event_open
-                place.save(update_fields=["rain_event_open"])
-            if decision.alert:
-                alert = record_alert(place, valid_at, probability, decision.suppressed)
-                if alert is not None and not decision.suppressed:
-                    alert_ids.append(alert.pk)
+            try:
+                with transaction.atomic():  # a savepoint: only this place undone
+                    alert_id = decide_place(place, valid_at, probability, now)
+            except Exception:
+                log.exception("place %s in %s not decided", place.pk, cell)
+                count_fault(FaultCount.Stage.PLACE)
+                continue
+            if alert_id is not None:
+                alert_ids.append(alert_id)
+        if alert_ids and on_commit is not None:
+            transaction.on_commit(functools.partial(on_commit, alert_ids))
     return alert_ids
+
+
+def decide_place(
+    place: Place, valid_at: dt.datetime, probability: float, now: dt.datetime
+) -> int | None:
+    """Open or close the place's event; the id of an alert to deliver, if any."""
+    local = now.astimezone(place_zone(place)).time()
+    decision = decide(
+        probability,
+        place.threshold,
+        place.rain_event_open,
+        settings.ALERT_HYSTERESIS,
+        quiet=in_quiet_hours(local, place.quiet_start, place.quiet_end),
+    )
+    if decision.event_open != place.rain_event_open:
+        place.rain_event_open = decision.event_open
+        place.save(update_fields=["rain_event_open"])
+    if not decision.alert:
+        return None
+    alert = record_alert(place, valid_at, probability, decision.suppressed)
+    if alert is None or decision.suppressed:
+        return None
+    return alert.pk
+
+
+def place_zone(place: Place) -> zoneinfo.ZoneInfo:
+    """The place's time zone; UTC (logged, counted) when this machine's tz
+    database lacks it, e.g. a zone removed from tzdata after it was saved."""
+    try:
+        return zoneinfo.ZoneInfo(place.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        log.warning(
+            "place %s: time zone %r is unknown here; quiet hours judged in UTC",
+            place.pk,
+            place.timezone,
+        )
+        count_fault(FaultCount.Stage.TIMEZONE)
+        return zoneinfo.ZoneInfo("UTC")
+
+
+def count_fault(stage: str) -> None:
+    """One more ``stage`` fault today: committed with the surrounding
+    transaction (a cell's, whose failed savepoint is already undone), or at
+    once outside one."""
+    today = timezone.now().date()
+    try:
+        updated = FaultCount.objects.filter(day=today, stage=stage).update(
+            count=F("count") + 1
+        )
+        if not updated:
+            FaultCount.objects.get_or_create(day=today, stage=stage)
+            FaultCount.objects.filter(day=today, stage=stage).update(
+                count=F("count") + 1
+            )
+    except DatabaseError:
+        log.exception("fault count for %s not stored", stage)
+
+
+def unqueued_alerts(now: dt.datetime | None = None) -> list[int]:
+    """The outbox: pending alerts whose delivery was never handed to the
+    queue (their worker died between the commit and the queue) and are older
+    than OUTBOX_GRACE_SECONDS, or were queued an hour ago and never tried.
+    The cycle queues them again; delivery is idempotent."""
+    now = now or timezone.now()
+    grace = now - dt.timedelta(seconds=settings.OUTBOX_GRACE_SECONDS)
+    stale = now - dt.timedelta(hours=1)
+    rows = Alert.objects.filter(
+        Q(queued_at__isnull=True, created_at__lt=grace)
+        | Q(queued_at__lt=stale, deliveries__isnull=True),
+        status=Alert.Status.PENDING,
+        created_at__gte=now - dt.timedelta(days=1),
+    )
+    return list(rows.order_by("pk").values_list("pk", flat=True)[:10000])
+
+
+def mark_queued(alert_ids: list[int], now: dt.datetime | None = None) -> None:
+    Alert.objects.filter(pk__in=alert_ids).update(queued_at=now or timezone.now())
 
 
 def record_alert(

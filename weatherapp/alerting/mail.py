@@ -3,10 +3,15 @@ unsubscribe headers (RFC 2369, RFC 8058)."""
 
 from __future__ import annotations
 
+import smtplib
+import socket
+
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
 from django.template.loader import render_to_string
 
+from weatherapp.deadline import Deadline
 from weatherapp.forecast.variables import HORIZON_HOURS
 from weatherapp.models import Alert, Delivery
 
@@ -26,7 +31,7 @@ def email_message(alert: Alert) -> EmailMultiAlternatives:
         "unsubscribe_url": unsubscribe_url(place),
     }
     message = EmailMultiAlternatives(
-        subject=f"Rain likely at {place.name} ({context['percent']}%)",
+        subject=one_line(f"Rain likely at {place.name} ({context['percent']}%)"),
         body=render_to_string("weatherapp/email/alert.txt", context),
         to=[place.owner.email],
         headers={
@@ -46,8 +51,49 @@ def send_email(alert: Alert) -> Result:
         return Result(Delivery.Outcome.REFUSED, "email alerts are off for this place")
     if not alert.place.owner.email:
         return Result(Delivery.Outcome.REFUSED, "the owner has no email address")
+    connection = get_connection()
+    deadline = Deadline(settings.DELIVERY_DEADLINE, lambda: _smtp_socket(connection))
     try:
-        email_message(alert).send()
+        with deadline:
+            connection.send_messages([email_message(alert)])
     except (OSError, ValueError) as exc:  # smtplib's errors are OSErrors
-        return Result(Delivery.Outcome.FAILED, f"{type(exc).__name__}: {exc}", True)
+        problem = deadline.explain(f"{type(exc).__name__}: {exc}")
+        transient = deadline.expired or is_transient(exc)
+        if not transient:
+            problem = f"permanent, not retried: {problem}"
+        return Result(Delivery.Outcome.FAILED, problem, transient)
+    finally:
+        connection.close()
     return Result(Delivery.Outcome.SENT, f"to {alert.place.owner.email}")
+
+
+def _smtp_socket(connection: BaseEmailBackend) -> socket.socket | None:
+    """The SMTP backend's socket, if it has one (console, file and memory
+    backends have none)."""
+    smtp = getattr(connection, "connection", None)
+    sock = getattr(smtp, "sock", None)
+    return sock if isinstance(sock, socket.socket) else None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether sending again later may succeed.
+
+    Permanent: a message that cannot be built (Django's BadHeaderError, a
+    header that will not encode: ValueErrors) and an SMTP 5xx answer,
+    including recipients refused with 5xx only. Transient: connection
+    errors, timeouts, a dropped connection and 4xx answers (greylisting
+    refuses recipients with 450/451, so refused recipients count by code).
+    A name with a line break failed five times as if transient before.
+    """
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        return not codes or any(code < 500 for code in codes)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return not 500 <= exc.smtp_code <= 599
+    return not isinstance(exc, ValueError)
+
+
+def one_line(text: str) -> str:
+    """``text`` fit for a header: names saved before control characters were
+    refused (CR/LF would make the message unsendable) lose them here."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())

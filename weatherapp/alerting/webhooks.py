@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 
+from weatherapp.deadline import Deadline
 from weatherapp.forecast.variables import HORIZON_HOURS
 from weatherapp.models import Alert, Delivery
 
@@ -23,6 +24,13 @@ from .outcome import Result
 
 SIGNATURE_HEADER = "X-Weatheralert-Signature"
 TIMESTAMP_HEADER = "X-Weatheralert-Timestamp"
+# The same on every attempt at one alert: delivery is at least once (a worker
+# that dies mid-POST cannot know whether it arrived), so receivers dedupe on it.
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def idempotency_key(alert: Alert) -> str:
+    return f"weatheralert-alert-{alert.pk}"
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -83,23 +91,22 @@ def send_webhook(alert: Alert) -> Result:
     kind = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
     conn = kind(host, port, address, timeout=settings.WEBHOOK_TIMEOUT)
     target = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
-    try:
-        conn.request(
-            "POST",
-            target,
-            body=body,
-            headers={
-                "Content-Type": "application/json",
-                "User-Agent": settings.USER_AGENT,
-                TIMESTAMP_HEADER: str(timestamp),
-                SIGNATURE_HEADER: sign(place.webhook_secret, timestamp, body),
-            },
-        )
-        status = conn.getresponse().status
-    except (OSError, http.client.HTTPException) as exc:
-        return Result(Delivery.Outcome.FAILED, f"{type(exc).__name__}: {exc}", True)
-    finally:
-        conn.close()
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": settings.USER_AGENT,
+        TIMESTAMP_HEADER: str(timestamp),
+        SIGNATURE_HEADER: sign(place.webhook_secret, timestamp, body),
+        IDEMPOTENCY_HEADER: idempotency_key(alert),
+    }
+    with Deadline(settings.DELIVERY_DEADLINE, lambda: conn.sock) as deadline:
+        try:
+            conn.request("POST", target, body=body, headers=headers)
+            status = conn.getresponse().status
+        except (OSError, http.client.HTTPException) as exc:
+            problem = deadline.explain(f"{type(exc).__name__}: {exc}")
+            return Result(Delivery.Outcome.FAILED, problem, True)
+        finally:
+            conn.close()
     if 200 <= status < 300:
         return Result(Delivery.Outcome.SENT, f"HTTP {status}")
     retry = status >= 500 or status in (408, 429)

@@ -119,6 +119,8 @@ def parse_hourly(
                     f"hourly.{name}", f"value {i} is not a finite number"
                 )
         unit = units.get(name, DEFAULT_UNITS[name])
+        if not isinstance(unit, str):  # a list is unhashable (found by an attack)
+            raise FeatureError(f"hourly_units.{name}", "must be a string")
         convert = CONVERSIONS[name].get(unit)
         if convert is None:
             raise FeatureError(f"hourly_units.{name}", f"unknown unit {unit!r}")

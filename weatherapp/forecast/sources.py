@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from weatherapp.deadline import Deadline
+
 from . import dataset, features
 
 if TYPE_CHECKING:  # numpy.typing is for the checker only, never loaded at runtime
@@ -101,6 +103,7 @@ class OpenMeteoSource:
         backoff: float = 0.5,
         max_wait: float = 30.0,
         user_agent: str = "weatheralert",
+        deadline: float = 30.0,
     ) -> None:
         url = urllib.parse.urlsplit(base_url)
         if url.scheme not in ("http", "https") or not url.hostname:
@@ -113,6 +116,7 @@ class OpenMeteoSource:
         self.backoff = backoff
         self.max_wait = max_wait
         self.user_agent = user_agent
+        self.deadline = deadline
 
     def query(self, latitude: float, longitude: float) -> str:
         params = {
@@ -170,15 +174,24 @@ class OpenMeteoSource:
             else http.client.HTTPConnection
         )
         conn = kind(self.host, self.url.port, timeout=self.connect_timeout)
-        try:
-            conn.connect()
-            conn.sock.settimeout(self.read_timeout)
-            headers = {"User-Agent": self.user_agent, "Accept": "application/json"}
-            conn.request("GET", target, headers=headers)
-            response = conn.getresponse()
-            return response.status, response.headers, response.read(MAX_BODY)
-        finally:
-            conn.close()
+        headers = {"User-Agent": self.user_agent, "Accept": "application/json"}
+        # Read timeouts bound each wait; the deadline bounds the whole request.
+        with Deadline(self.deadline, lambda: conn.sock) as deadline:
+            try:
+                conn.connect()
+                conn.sock.settimeout(self.read_timeout)
+                conn.request("GET", target, headers=headers)
+                response = conn.getresponse()
+                answer = response.status, response.headers, response.read(MAX_BODY)
+            except (OSError, http.client.HTTPException):
+                if deadline.expired:  # the cut, not the server, broke the answer
+                    raise TimeoutError(deadline.explain("")) from None
+                raise
+            finally:
+                conn.close()
+        if deadline.expired:  # the body may be cut short: never parse it
+            raise TimeoutError(deadline.explain(""))
+        return answer
 
 
 MAX_BODY = 4 * 1024 * 1024

@@ -33,7 +33,12 @@ def observe_inference(seconds: float, windows: int) -> None:
         windows_scored += windows
 
 
-def render(rss_bytes: int, model_loaded: bool, alerts: dict[str, int]) -> str:
+def render(
+    rss_bytes: int,
+    model_loaded: bool,
+    alerts: dict[str, int],
+    faults: dict[str, int] | None = None,
+) -> str:
     with _lock:
         counts, total, served, scored = (
             list(_latency_counts),
@@ -71,6 +76,13 @@ def render(rss_bytes: int, model_loaded: bool, alerts: dict[str, int]) -> str:
         *(
             f'weatheralert_alerts{{status="{s}"}} {n}'
             for s, n in sorted(alerts.items())
+        ),
+        "# HELP weatheralert_cycle_faults_total Cells or places the cycle could "
+        "not handle, by stage (all dynos, from the database).",
+        "# TYPE weatheralert_cycle_faults_total counter",
+        *(
+            f'weatheralert_cycle_faults_total{{stage="{s}"}} {n}'
+            for s, n in sorted((faults or {}).items())
         ),
     ]
     return "\n".join(lines) + "\n"

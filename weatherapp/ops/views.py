@@ -3,14 +3,15 @@ Prometheus. Neither loads numpy or the model."""
 
 from __future__ import annotations
 
+import hmac
 import os
 import sys
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from weatherapp.models import Alert
-from weatherapp.responses import only
+from weatherapp.models import Alert, FaultCount
+from weatherapp.responses import error, only
 
 from . import metrics
 
@@ -34,10 +35,38 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(body, status=503 if problems else 200)
 
 
+def metrics_refusal(request: HttpRequest) -> JsonResponse | None:
+    """None when the request may read /metrics (a staff session, or
+    ``Authorization: Bearer`` METRICS_TOKEN); else the JSON 401 or 403."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    expected = settings.METRICS_TOKEN
+    if scheme.lower() == "bearer" and token.strip():
+        if expected and hmac.compare_digest(
+            token.strip().encode("utf-8", "replace"), expected.encode()
+        ):
+            return None
+        response = error(401, "the bearer token is not the metrics token", "token")
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        if user.is_staff:
+            return None
+        return error(403, "metrics are for staff only", "token")
+    response = error(
+        401, "metrics need a staff session or the metrics bearer token", "token"
+    )
+    response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+    return response
+
+
 @only("GET")
 def prometheus(request: HttpRequest) -> HttpResponse:
     """Prometheus text: memory, model, predictions, inference latency, alerts."""
-    from django.db.models import Count
+    refusal = metrics_refusal(request)
+    if refusal is not None:
+        return refusal
+    from django.db.models import Count, Sum
 
     from .memory import own_rss_bytes
 
@@ -48,5 +77,10 @@ def prometheus(request: HttpRequest) -> HttpResponse:
     )
     for status in Alert.Status.values:
         alerts.setdefault(status, 0)
-    text = metrics.render(own_rss_bytes(), bool(model and model.loaded), alerts)
+    faults = dict(
+        FaultCount.objects.values_list("stage").annotate(n=Sum("count")).order_by()
+    )
+    for stage in FaultCount.Stage.values:
+        faults.setdefault(stage, 0)
+    text = metrics.render(own_rss_bytes(), bool(model and model.loaded), alerts, faults)
     return HttpResponse(text, content_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from weatherapp.models import Alert, Cell, Delivery, Place, Prediction
+from weatherapp.models import Alert, Cell, Delivery, FaultCount, Place, Prediction
 
 
 @admin.register(Place)
@@ -31,7 +31,16 @@ class DeliveryInline(admin.TabularInline):
 
 @admin.register(Alert)
 class AlertAdmin(admin.ModelAdmin):
-    list_display = ["place", "event_started_at", "probability", "status"]
+    list_display = ["place", "event_started_at", "probability", "status", "queued_at"]
     list_filter = ["status"]
     list_select_related = ["place"]
     inlines = [DeliveryInline]
+
+
+@admin.register(FaultCount)
+class FaultCountAdmin(admin.ModelAdmin):
+    """What the cycle could not handle, per day; the logs say which and why."""
+
+    list_display = ["day", "stage", "count"]
+    list_filter = ["stage"]
+    date_hierarchy = "day"

@@ -23,6 +23,7 @@ from weatherapp.ops import metrics
 from weatherapp.responses import error, only
 
 from . import ratelimit
+from .paging import whole_number, with_latest
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,7 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not valid JSON")
 
 
+@csrf_exempt
 @only("GET")
 def openapi(request: HttpRequest) -> JsonResponse:
     from .openapi import document
@@ -137,7 +139,9 @@ def with_token(view):
 
 
 def place_json(place: Place) -> dict:
-    latest = place.latest_prediction()
+    """``place`` as JSON; ``place`` comes from ``paging.with_latest``."""
+    probability = place.latest_probability  # type: ignore[attr-defined]
+    valid_at = place.latest_valid_at  # type: ignore[attr-defined]
     return {
         "id": place.pk,
         "name": place.name,
@@ -152,42 +156,77 @@ def place_json(place: Place) -> dict:
         "active": place.active,
         "rain_event_open": place.rain_event_open,
         "latest": (
-            {"probability": latest.probability, "valid_at": latest.valid_at.isoformat()}
-            if latest
+            {"probability": probability, "valid_at": valid_at.isoformat()}
+            if valid_at is not None
             else None
         ),
     }
 
 
+PAGE_LIMIT = 50  # places per page unless ?limit= says otherwise
+MAX_PAGE_LIMIT = 200
+MAX_PAGE = 10**6
+
+
+@csrf_exempt
 @only("GET")
 @with_token
 def places(request: HttpRequest, owner) -> JsonResponse:
-    return JsonResponse({"places": [place_json(p) for p in owner.places.all()]})
+    """A page of the person's places, ordered by name; ``next`` links the next."""
+    limit = whole_number(request.GET.get("limit", str(PAGE_LIMIT)), 1, MAX_PAGE_LIMIT)
+    if limit is None:
+        return error(
+            400, f"limit must be a whole number from 1 to {MAX_PAGE_LIMIT}", "limit"
+        )
+    page = whole_number(request.GET.get("page", "1"), 1, MAX_PAGE)
+    if page is None:
+        return error(400, f"page must be a whole number from 1 to {MAX_PAGE}", "page")
+    start = (page - 1) * limit
+    # One row more than the page tells whether there is a next page.
+    rows = list(with_latest(owner.places.all())[start : start + limit + 1])
+    more = len(rows) > limit
+    return JsonResponse(
+        {
+            "places": [place_json(p) for p in rows[:limit]],
+            "next": f"{request.path}?page={page + 1}&limit={limit}" if more else None,
+        }
+    )
 
 
-def owned_place(owner, place_id: int) -> Place | None:
-    return Place.objects.filter(pk=place_id, owner=owner).first()
+def owned_place(owner, place_id: str) -> Place | None:
+    """The person's place with the id ``place_id`` (path text), or None."""
+    pk = whole_number(place_id, 1)
+    if pk is None:
+        return None
+    return with_latest(Place.objects.filter(pk=pk, owner=owner)).first()
 
 
+def no_place(place_id: str) -> JsonResponse:
+    shown = place_id if len(place_id) <= 40 else f"{place_id[:40]}..."
+    return error(404, f"you have no place {shown}", "place_id")
+
+
+@csrf_exempt
 @only("GET")
 @with_token
-def place_detail(request: HttpRequest, owner, place_id: int) -> JsonResponse:
+def place_detail(request: HttpRequest, owner, place_id: str) -> JsonResponse:
     place = owned_place(owner, place_id)
     if place is None:
-        return error(404, f"you have no place {place_id}", "place_id")
+        return no_place(place_id)
     return JsonResponse(place_json(place))
 
 
+@csrf_exempt
 @only("GET")
 @with_token
-def place_predictions(request: HttpRequest, owner, place_id: int) -> JsonResponse:
+def place_predictions(request: HttpRequest, owner, place_id: str) -> JsonResponse:
     place = owned_place(owner, place_id)
     if place is None:
-        return error(404, f"you have no place {place_id}", "place_id")
-    raw = request.GET.get("limit", "24")
-    if not raw.isdigit() or not 1 <= int(raw) <= 500:
+        return no_place(place_id)
+    limit = whole_number(request.GET.get("limit", "24"), 1, 500)
+    if limit is None:
         return error(400, "limit must be a whole number from 1 to 500", "limit")
-    rows = place.predictions.all()[: int(raw)]
+    rows = place.predictions.all()[:limit]
     return JsonResponse(
         {
             "place_id": place.pk,
@@ -203,6 +242,7 @@ def place_predictions(request: HttpRequest, owner, place_id: int) -> JsonRespons
     )
 
 
+@csrf_exempt
 @only("GET")
 @with_token
 def alerts(request: HttpRequest, owner) -> JsonResponse:
@@ -235,3 +275,9 @@ def alerts(request: HttpRequest, owner) -> JsonResponse:
             ]
         }
     )
+
+
+@csrf_exempt
+def not_found(request: HttpRequest) -> JsonResponse:
+    """Any other path under /api/, by any method: a JSON 404, never HTML."""
+    return error(404, f"no API endpoint at {request.path[:200]}", "path")

@@ -76,6 +76,8 @@ PLACE_ID = {
     "in": "path",
     "required": True,
     "schema": {"type": "integer", "minimum": 1},
+    "description": "anything but one of your places' ids (letters, a number of "
+    "19 digits or more) is a 404",
 }
 
 
@@ -101,7 +103,15 @@ def document() -> dict:
             "title": "weatheralert",
             "version": "1",
             "description": "Rain probabilities from an INT8 TFLite model, and a "
-            "person's own places and alerts. Every failure is a JSON Error.",
+            "person's own places and alerts. Every failure is a JSON Error; any "
+            "other path under /api/ answers 404 with an Error, whatever the method "
+            "(x-unrouted).",
+        },
+        # Not OpenAPI's own: what the catch-all route answers for every path under
+        # the prefix that no entry of "paths" matches (tests/openapi_contract.py).
+        "x-unrouted": {
+            "prefix": "/api/",
+            "responses": {"404": _error("no such API endpoint, whatever the method")},
         },
         "paths": {
             "/api/v1/predict": {
@@ -166,12 +176,50 @@ def document() -> dict:
             "/api/v1/places": {
                 "get": {
                     "operationId": "listPlaces",
+                    "summary": "your places by name, a page at a time",
                     "security": [{"token": []}],
+                    "parameters": [
+                        {
+                            "name": "page",
+                            "in": "query",
+                            "schema": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": 1000000,
+                                "default": 1,
+                            },
+                        },
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "description": "places per page",
+                            "schema": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": 200,
+                                "default": 50,
+                            },
+                        },
+                    ],
                     "responses": {
                         "200": _json(
-                            "your places",
-                            _object({"places": {"type": "array", "items": PLACE_REF}}),
+                            "a page of your places",
+                            _object(
+                                {
+                                    "places": {
+                                        "type": "array",
+                                        "maxItems": 200,
+                                        "items": PLACE_REF,
+                                    },
+                                    "next": {
+                                        "type": ["string", "null"],
+                                        "description": "the next page's path and "
+                                        "query; null on the last page",
+                                    },
+                                }
+                            ),
                         ),
+                        "400": _error("a bad page or limit"),
                         **TOKEN_ERRORS,
                     },
                 }

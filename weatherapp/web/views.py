@@ -2,13 +2,16 @@
 other id is a 404, so even the existence of someone else's place is private."""
 
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import get_user_model, login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.core import signing
+from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
@@ -18,6 +21,9 @@ from weatherapp.models import Alert, ApiToken, Delivery, Place
 
 from .charts import probability_chart
 from .forms import PlaceForm, RateLimitedAuthenticationForm, SignUpForm
+from .paging import whole_number, with_latest
+
+DASHBOARD_PAGE = 50  # places per dashboard page
 
 
 class RateLimitedLoginView(LoginView):
@@ -45,15 +51,31 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    places = request.user.places.all()
-    rows = [(place, place.latest_prediction()) for place in places]
-    return render(request, "weatherapp/dashboard.html", {"rows": rows})
+    """A page of the person's places with their latest probability, in a
+    constant number of queries however many places there are."""
+    places = with_latest(request.user.places.all())
+    # get_page() turns a bad ?page= (letters, "²", 5,000 digits) into page 1
+    # and one past the end into the last page.
+    page = Paginator(places, DASHBOARD_PAGE).get_page(request.GET.get("page"))
+    rows = [(place, _latest(place)) for place in page]
+    return render(request, "weatherapp/dashboard.html", {"rows": rows, "page": page})
+
+
+def _latest(place: Place) -> dict | None:
+    """The newest prediction's figures that ``with_latest`` annotated."""
+    if place.latest_valid_at is None:  # type: ignore[attr-defined]
+        return None
+    return {
+        "probability": place.latest_probability,  # type: ignore[attr-defined]
+        "valid_at": place.latest_valid_at,  # type: ignore[attr-defined]
+    }
 
 
 def own_place_or_404(request: HttpRequest, place_id: int) -> Place:
     return get_object_or_404(Place, pk=place_id, owner=request.user)
 
 
+@never_cache
 @login_required
 def place_detail(request: HttpRequest, place_id: int) -> HttpResponse:
     place = own_place_or_404(request, place_id)
@@ -73,6 +95,7 @@ def place_detail(request: HttpRequest, place_id: int) -> HttpResponse:
     return render(request, "weatherapp/place.html", context)
 
 
+@never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
 def place_edit(request: HttpRequest, place_id: int | None = None) -> HttpResponse:
@@ -80,10 +103,17 @@ def place_edit(request: HttpRequest, place_id: int | None = None) -> HttpRespons
         own_place_or_404(request, place_id) if place_id else Place(owner=request.user)
     )
     form = PlaceForm(request.POST or None, instance=place)
-    if request.method == "POST" and form.is_valid():
-        place = form.save()
-        messages.success(request, f"Saved {place.name}.")
-        return redirect(place)
+    if request.method == "POST":
+        with transaction.atomic():
+            # Lock the owner while counting places, so two forms sent at once
+            # cannot both pass the per-account limit (PlaceForm.clean).
+            get_user_model().objects.select_for_update().filter(
+                pk=place.owner_id
+            ).first()
+            if form.is_valid():
+                place = form.save()
+                messages.success(request, f"Saved {place.name}.")
+                return redirect(place)
     return render(request, "weatherapp/place_form.html", {"form": form, "place": place})
 
 
@@ -133,6 +163,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "weatherapp/unsubscribe.html", context)
 
 
+@never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
 def api_token(request: HttpRequest) -> HttpResponse:
@@ -141,9 +172,16 @@ def api_token(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         revoke = request.POST.get("revoke", "")
         if revoke:
-            if not revoke.isdigit():
-                return HttpResponse("revoke must be a token id", status=400)
-            get_object_or_404(ApiToken, pk=int(revoke), owner=request.user).delete()
+            # ASCII digits of a bounded length: "²" passes isdigit() and a
+            # 5,000-digit number makes int() raise (both were a 500).
+            token_id = whole_number(revoke, 1)
+            if token_id is None:
+                return HttpResponse(
+                    "revoke must be the id of one of your tokens (a whole number)",
+                    status=400,
+                    content_type="text/plain; charset=utf-8",
+                )
+            get_object_or_404(ApiToken, pk=token_id, owner=request.user).delete()
             messages.success(request, "Token revoked.")
             return redirect("api-token")
         name = (request.POST.get("name") or "API token").strip()[:100] or "API token"

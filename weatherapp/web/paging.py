@@ -1,0 +1,35 @@
+"""Numbers read from a request, pages of a list, and each place's latest
+prediction in the same query as the place (no query per row)."""
+
+from __future__ import annotations
+
+from django.db.models import OuterRef, QuerySet, Subquery
+
+from weatherapp.models import Place, Prediction
+
+# A database id fits in 63 bits: 18 digits always do; more is no id of ours.
+MAX_DIGITS = 18
+
+
+def whole_number(raw: str, low: int = 0, high: int = 10**MAX_DIGITS - 1) -> int | None:
+    """``raw`` as an int within [low, high], or None.
+
+    Only ASCII digits count: ``str.isdigit()`` also accepts "²" and other
+    Unicode digits that ``int()`` then refuses, and a number of thousands of
+    digits makes ``int()`` raise too (found by an attack), so the length is
+    bounded before converting.
+    """
+    if not raw or len(raw) > MAX_DIGITS or not (raw.isascii() and raw.isdigit()):
+        return None
+    number = int(raw)
+    return number if low <= number <= high else None
+
+
+def with_latest(places: QuerySet[Place]) -> QuerySet[Place]:
+    """``places`` annotated with their newest prediction's ``latest_probability``
+    and ``latest_valid_at`` (None before the first prediction)."""
+    newest = Prediction.objects.filter(place=OuterRef("pk")).order_by("-valid_at")
+    return places.annotate(
+        latest_probability=Subquery(newest.values("probability")[:1]),
+        latest_valid_at=Subquery(newest.values("valid_at")[:1]),
+    )
