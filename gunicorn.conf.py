@@ -27,7 +27,11 @@ FIRST_BYTE_WAIT = float(os.environ.get("GUNICORN_FIRST_BYTE_WAIT", "1"))
 # The seed deployment's timeout; Heroku's router gives up at 30 s anyway.
 timeout = 120
 graceful_timeout = 25  # Heroku sends SIGKILL 30 s after SIGTERM
-keepalive = 5
+# Longer than the Heroku router's 90 s idle timeout for its connections to the
+# dyno, so the router, not gunicorn, closes an idle one (no race on a request
+# sent as gunicorn hangs up). An idle kept-alive connection waits in gthread's
+# poller and holds no thread.
+keepalive = 95
 # Preloading Django in the master was measured *worse* with one worker (peak
 # PSS 82.9 MB against 70.2 MB): Python's reference counts dirty the "shared"
 # pages, so master and worker each pay. With several workers it may pay off;
@@ -37,6 +41,12 @@ preload_app = os.environ.get("GUNICORN_PRELOAD", "false") == "true"
 max_requests = 20000
 max_requests_jitter = 2000
 accesslog = "-"
+# logfmt, like the router's own lines, with the router's X-Request-ID so one
+# request can be followed from router to app (`heroku logs | grep request_id=`).
+access_log_format = (
+    'at=info method=%(m)s path="%(U)s" status=%(s)s bytes=%(B)s '
+    'duration_ms=%(M)s request_id=%({x-request-id}i)s fwd="%({x-forwarded-for}i)s"'
+)
 errorlog = "-"
 # No control socket file under $HOME (gunicorn 24+); dynos need none.
 control_socket_disable = True

@@ -31,9 +31,11 @@ now = dt.datetime.now(dt.UTC)
 ann = User.objects.create_user("ann", "ann@example.com", "pw")
 Place.objects.create(owner=ann, name="Home", latitude=36.1, longitude=-80.0,
                      webhook_url="{webhook}")
+# Quiet hours are judged at the event's hour: the loopback weather's newest
+# hours are the last 12 before now.
 Place.objects.create(owner=ann, name="Sleeping", latitude=40.0, longitude=-75.0,
-                     quiet_start=(now - dt.timedelta(hours=2)).time(),
-                     quiet_end=(now + dt.timedelta(hours=3)).time())
+                     quiet_start=(now - dt.timedelta(hours=14)).time(),
+                     quiet_end=now.time())
 Place.objects.create(owner=ann, name="Broken", latitude=-33.9, longitude=151.2)
 """
 
@@ -154,15 +156,20 @@ def test_one_alert_per_event_through_each_channel(
     assert len(webhook_receiver.received) == 1
     assert len(stack.alerts()) == 2
 
-    # Dry: the event closes. Rain again: a new event, one more of each.
-    weather_server.end += HOUR
+    # Dry for EVENT_END_HOURS (2): the rain has passed.
     weather_server.default = "dry"
-    stack.cycle(weather_server)
-    wait_for(
-        lambda: stack.query("select count(*) from weatherapp_prediction")[0][0] == 6,
-        what="the dry hour",
-    )
-    weather_server.end += HOUR
+    for predictions in (6, 8):
+        weather_server.end += HOUR
+        stack.cycle(weather_server)
+        wait_for(
+            lambda n=predictions: (
+                stack.query("select count(*) from weatherapp_prediction")[0][0] == n
+            ),
+            what="a dry hour",
+        )
+    # Rain again once the place's quiet period (6 h) is over: a new event,
+    # one more of each.
+    weather_server.end += 6 * HOUR
     weather_server.default = "rainy"
     stack.cycle(weather_server)
     wait_for(lambda: len(stack.emails()) == 2, what="the second event's email")

@@ -75,6 +75,7 @@ def test_chunks(settings, owner):
 def test_one_alert_per_rain_event(open_meteo, owner):
     place = make_place(owner, threshold=0.5)
     open_meteo.default = "rainy"
+    open_meteo.end -= 12 * HOUR  # room for the hours below before the present
     first = cycle()
     assert len(first) == 1
     alert = Alert.objects.get()
@@ -91,17 +92,36 @@ def test_one_alert_per_rain_event(open_meteo, owner):
     place.refresh_from_db()
     assert place.rain_event_open
 
-    # Dry: the event closes. Rain again: a new event, a new alert.
+    # One dry hour does not end the rain (EVENT_END_HOURS = 2) ...
     open_meteo.end += HOUR
     open_meteo.default = "dry"
     cycle()
     place.refresh_from_db()
-    assert not place.rain_event_open
+    assert place.rain_event_open and place.event_dry_hours == 1
+    # ... the second does.
     open_meteo.end += HOUR
+    cycle()
+    place.refresh_from_db()
+    assert not place.rain_event_open
+    assert place.last_event_ended_at == Prediction.objects.first().valid_at
+    # Rain again within the place's quiet period (6 h): the same rain, no alert.
+    open_meteo.end += HOUR
+    open_meteo.default = "rainy"
+    assert cycle() == []
+    place.refresh_from_db()
+    assert place.rain_event_open
+    for _ in range(2):
+        open_meteo.end += HOUR
+        open_meteo.default = "dry"
+        cycle()
+    place.refresh_from_db()
+    assert not place.rain_event_open
+    # Rain 6 h after that rain ended: a new event, a new alert.
+    open_meteo.end += 6 * HOUR
     open_meteo.default = "rainy"
     assert len(cycle()) == 1
     assert Alert.objects.count() == 2
-    assert Prediction.objects.count() == 4
+    assert Prediction.objects.count() == 8
 
 
 def test_quiet_hours_suppress_and_never_burst_later(open_meteo, owner):
@@ -112,11 +132,12 @@ def test_quiet_hours_suppress_and_never_burst_later(open_meteo, owner):
         quiet_end=dt.time(7),
     )
     open_meteo.default = "rainy"
-    night = dt.datetime(2026, 11, 28, 4, tzinfo=dt.UTC)  # 23:00 in New York
-    assert cycle(now=night) == []
+    # The prediction's hour is judged, not the wall clock (daytime here).
+    open_meteo.end = np.datetime64("2026-11-28T04:00", "s")  # 23:00 in New York
+    assert cycle(now=DAYTIME) == []
     assert Alert.objects.get().status == Alert.Status.SUPPRESSED
     # Morning, still raining: the event is the same one, nothing is sent.
-    open_meteo.end += HOUR
+    open_meteo.end = np.datetime64("2026-11-28T12:00", "s")
     assert cycle(now=DAYTIME) == []
     assert Alert.objects.count() == 1
 

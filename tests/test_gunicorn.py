@@ -2,6 +2,7 @@
 
 import http.client
 import json
+import re
 import shlex
 
 import pytest
@@ -23,13 +24,20 @@ def test_procfile_keeps_the_seed_worker_line_and_points_web_at_its_config():
     assert procfile["web"] == "gunicorn weatheralert.wsgi --config gunicorn.conf.py"
     assert procfile["worker"] == SEED_WORKER
     assert set(procfile) >= {"release", "web", "worker", "beat"}
-    assert "migrate" in procfile["release"]
+    # The release phase refuses a deploy that `check --deploy` warns about,
+    # before it migrates anything.
+    check, _, migrate = procfile["release"].partition(" && ")
+    assert check == "python manage.py check --deploy --fail-level WARNING"
+    assert migrate == "python manage.py migrate --noinput"
+    assert read_procfile(ROOT / "Procfile.one-dyno")["release"] == procfile["release"]
 
 
-def request(port, method, path, body=None):
+def request(port, method, path, body=None, headers=None):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        headers = {"Content-Type": "application/json"} if body is not None else {}
+        headers = dict(headers or {})
+        if body is not None:
+            headers["Content-Type"] = "application/json"
         conn.request(method, path, body=body, headers=headers)
         response = conn.getresponse()
         return response.status, response.read()
@@ -106,9 +114,17 @@ def test_procfile_web_line_serves_and_logs_runtime_metrics(spawn, tmp_path, hour
     process = spawn("web", shlex.split(read_procfile(ROOT / "Procfile")["web"]), env)
     wait_for(lambda: alive(port), what="gunicorn")
     payload = json.dumps(open_meteo_body(hours, 3000))
-    assert request(port, "POST", "/api/v1/predict", payload)[0] == 200
+    request_id = "9f1c2d3e-router-id"
+    ok = request(port, "POST", "/api/v1/predict", payload, {"X-Request-ID": request_id})
+    assert ok[0] == 200
     line = wait_for(
         lambda: [x for x in process.output().splitlines() if "source=web.1" in x],
         what="a runtime metrics line",
     )[0]
     assert "sample#memory_rss=" in line and "sample#memory_quota=512.00MB" in line
+    # What people grep for on Heroku: `heroku logs --tail | grep "mem="`.
+    assert re.search(r" mem=\d+MB$", line)
+    # The access log is logfmt and carries the router's request id.
+    (access,) = [x for x in process.output().splitlines() if request_id in x]
+    assert access.startswith('at=info method=POST path="/api/v1/predict" status=200')
+    assert f"request_id={request_id}" in access and "duration_ms=" in access

@@ -121,7 +121,7 @@ def test_a_stored_name_with_a_line_break_is_still_emailed_on_one_line(
     result = send_email(alert)
     assert result.outcome == "sent"
     (message,) = mailoutbox
-    assert message.subject.startswith("Rain likely at Home Bcc: x@example.com (")
+    assert message.subject.startswith("Rain likely at Home Bcc: x@example.com before")
     assert message.bcc == [] and "\n" not in message.message()["Subject"]
 
 

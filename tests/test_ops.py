@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from support import ROOT, child_env, free_port, manage
+from support import ROOT, child_env, free_port, manage, read_procfile
 from weatherapp.ops.memory import runtime_metrics_line, sample
 
 from .conftest import wait_for
@@ -98,3 +98,36 @@ def test_runtime_metrics_line_has_herokus_shape():
     line = runtime_metrics_line("web.1", s, 512)
     assert line.startswith("source=web.1 sample#memory_total=")
     assert "sample#memory_quota=512.00MB" in line
+    assert line.endswith(f" mem={s.pss_mb:.0f}MB")
+
+
+@pytest.mark.parametrize("warning", [None, {"SECURE_HSTS_SECONDS": "0"}])
+def test_the_release_phase_stops_a_deploy_that_check_deploy_warns_about(
+    tmp_path, warning
+):
+    """The Procfile's release line, run as Heroku runs it (bash -c)."""
+    env = child_env(
+        DYNO="release.1",
+        SECRET_KEY="k" * 64 + "-not-a-real-secret-x9",
+        DEBUG="false",
+        SITE_URL="https://weatheralert.example",
+        WEATHERALERT_VAR_DIR=str(tmp_path),
+        **(warning or {}),
+    )
+    env.pop("SECURE_SSL_REDIRECT")
+    line = read_procfile(ROOT / "Procfile")["release"]
+    done = subprocess.run(
+        ["bash", "-c", line], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    database = tmp_path / "weatheralert.sqlite3"
+    migrated = database.exists() and bool(
+        sqlite3.connect(database)
+        .execute("select count(*) from sqlite_master where name='django_migrations'")
+        .fetchone()[0]
+    )
+    if warning:
+        assert done.returncode != 0 and "security.W004" in done.stderr
+        assert not migrated  # nothing was migrated for a deploy that is refused
+    else:
+        assert done.returncode == 0, done.stderr
+        assert migrated

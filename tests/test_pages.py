@@ -46,7 +46,7 @@ def mallory(client):
 
 
 def test_pages_need_a_login(client, place):
-    for url in ("/", place.get_absolute_url(), "/places/new/", "/alerts/"):
+    for url in (place.get_absolute_url(), "/places/new/", "/alerts/"):
         response = client.get(url)
         assert response.status_code == 302
         assert response["Location"].startswith("/accounts/login/")
@@ -225,5 +225,196 @@ def test_password_reset_by_email(client, alice, settings):
 def test_logout_is_a_post(client, alice):
     client.login(username="alice", password="pw-alice-123")
     assert client.get("/accounts/logout/").status_code == 405
-    assert client.post("/accounts/logout/")["Location"] == "/accounts/login/"
-    assert client.get("/").status_code == 302
+    response = client.post("/accounts/logout/", follow=True)
+    assert response.redirect_chain == [("/accounts/login/", 302)]
+    assert "You are logged out." in response.content.decode()
+    # Logged out, / is the landing page again, not the dashboard.
+    page = client.get("/").content.decode()
+    assert "A warning before it rains" in page and "<h1>Your places" not in page
+
+
+# Issue 13: local time, statuses, saying when, the chart, first impressions.
+
+
+@pytest.fixture
+def greensboro(alice):
+    """A place in New York's zone: noon UTC on 2026-11-28 is 07:00 EST."""
+    place = Place.objects.create(
+        owner=alice,
+        name="Greensboro",
+        latitude=36.1,
+        longitude=-79.95,
+        timezone="America/New_York",
+        threshold=0.4,
+    )
+    for h in range(6):
+        Prediction.objects.create(
+            place=place,
+            valid_at=NOON - dt.timedelta(hours=h),
+            probability=0.67 - h * 0.1,
+            model_version="v1",
+        )
+    Alert.objects.create(
+        place=place, event_started_at=NOON, probability=0.67, status="sent"
+    )
+    return place
+
+
+def logged_in(client):
+    client.login(username="alice", password="pw-alice-123")
+    return client
+
+
+def title(html: str) -> str:
+    return re.search(r"<title>(.*?)</title>", html, re.S).group(1).strip()
+
+
+def test_visitors_get_a_landing_page_with_sign_up_and_log_in(client):
+    response = client.get("/")
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "A warning before it rains" in page
+    assert 'href="/signup/"' in page and 'href="/accounts/login/"' in page
+    login = client.get("/accounts/login/").content.decode()
+    assert "before it rains" in login  # the log-in page says what the app is
+
+
+def test_every_page_has_its_own_title(client, greensboro):
+    anonymous = {url: title(client.get(url).content.decode()) for url in ("/",)}
+    for url in ("/accounts/login/", "/signup/", "/accounts/password_reset/"):
+        anonymous[url] = title(client.get(url).content.decode())
+    logged_in(client)
+    pages = {
+        url: title(client.get(url).content.decode())
+        for url in (
+            "/",
+            greensboro.get_absolute_url(),
+            f"/places/{greensboro.pk}/delete/",
+            "/alerts/",
+            "/account/token/",
+        )
+    }
+    titles = list(anonymous.values()) + list(pages.values())
+    assert len(set(titles)) == len(titles), titles
+
+
+def test_times_are_the_places_local_time_with_its_zone(client, greensboro):
+    logged_in(client)
+    page = client.get(greensboro.get_absolute_url()).content.decode()
+    assert "between 07:00 and 10:00 EST" in page  # the outlook
+    assert "2026-11-28 07:00 EST" in page  # the alert and the chart's table
+    assert "time (EST)" in page  # the chart's axis
+    assert "07:00: 67%" in page  # a point's tooltip
+    assert "UTC" not in page
+    history = client.get("/alerts/").content.decode()
+    assert "2026-11-28 07:00 EST" in history and "UTC" not in history
+    dashboard = client.get("/").content.decode()
+    assert "between 07:00 and 10:00 EST" in dashboard and "UTC" not in dashboard
+
+
+def test_a_zone_unknown_here_is_shown_in_utc(client, greensboro):
+    # A zone removed from tzdata after the place was saved: no 500, UTC.
+    Place.objects.filter(pk=greensboro.pk).update(timezone="US/Pacific-New")
+    logged_in(client)
+    for url in (greensboro.get_absolute_url(), "/alerts/", "/"):
+        response = client.get(url)
+        assert response.status_code == 200
+        assert "12:00" in response.content.decode() and "UTC" in (
+            response.content.decode()
+        )
+
+
+def test_the_outlook_says_when_and_when_it_was_updated(client, greensboro, settings):
+    settings.PREDICTION_INTERVAL_SECONDS = 600
+    latest = greensboro.predictions.get(valid_at=NOON)
+    made = dt.datetime(2026, 11, 28, 19, 10, tzinfo=dt.UTC)
+    Prediction.objects.filter(pk=latest.pk).update(created_at=made)
+    logged_in(client)
+    page = client.get(greensboro.get_absolute_url()).content.decode()
+    text = re.sub(r"<[^>]+>|\s+", " ", page)
+    assert "Rain likely at Greensboro between 07:00 and 10:00 EST (67%" in text
+    assert "Updated 14:10 EST" in text and "about 14:20 EST" in text
+    dashboard = re.sub(r"<[^>]+>|\s+", " ", client.get("/").content.decode())
+    assert "14:10 EST" in dashboard and "14:20 EST" in dashboard
+
+
+def test_place_page_and_dashboard_refresh_themselves_other_pages_not(
+    client, greensboro, settings
+):
+    settings.PREDICTION_INTERVAL_SECONDS = 600
+    logged_in(client)
+    refresh = '<meta http-equiv="refresh" content="600">'
+    assert refresh in client.get("/").content.decode()
+    assert refresh in client.get(greensboro.get_absolute_url()).content.decode()
+    for url in ("/places/new/", f"/places/{greensboro.pk}/edit/", "/account/token/"):
+        assert 'http-equiv="refresh"' not in client.get(url).content.decode()
+
+
+def test_above_threshold_is_said_in_words_not_only_colour(client, greensboro):
+    logged_in(client)
+    for url in ("/", greensboro.get_absolute_url()):
+        assert "above threshold" in client.get(url).content.decode()
+    Prediction.objects.filter(place=greensboro).update(probability=0.1)
+    for url in ("/", greensboro.get_absolute_url()):
+        page = client.get(url).content.decode()
+        assert "☔ above threshold" not in page
+
+
+def test_no_channel_alert_says_so(client, greensboro):
+    greensboro.email_enabled = False
+    greensboro.save()
+    Alert.objects.filter(place=greensboro).update(status=Alert.Status.NO_CHANNEL)
+    logged_in(client)
+    for url in ("/alerts/", greensboro.get_absolute_url()):
+        page = client.get(url).content.decode()
+        assert "not sent: no channel on" in page
+        assert "Pending" not in page and ">none<" not in page
+    place_page = client.get(greensboro.get_absolute_url()).content.decode()
+    assert "no channel on</span> Email and webhook are both off" in place_page
+
+
+def test_an_inactive_place_is_off_not_waiting(client, alice):
+    place = Place.objects.create(
+        owner=alice, name="Cabin", latitude=1, longitude=1, active=False
+    )
+    logged_in(client)
+    for url in ("/", place.get_absolute_url()):
+        page = client.get(url).content.decode()
+        assert 'class="flag off">off<' in page
+        assert "waiting for the first prediction" not in page.lower()
+
+
+def test_the_chart_has_zone_legend_markers_hours_ahead_and_a_table(
+    client, greensboro, settings
+):
+    settings.ALERT_HYSTERESIS = 0.1
+    logged_in(client)
+    page = client.get(greensboro.get_absolute_url()).content.decode()
+    assert re.search(r'<svg id="chart" class="chart"[^>]* viewBox="0 0 640 240"', page)
+    assert "alert at 40%" in page and "rain event ends below 30%" in page
+    assert page.count('class="alert-marker"') == 1
+    assert "07:00: alert Sent" in page
+    assert '<rect class="ahead"' in page and "next 3 h (07:00–10:00): 67%" in page
+    table = re.search(r'<details id="chart-table">(.*?)</details>', page, re.S)[1]
+    assert table.count("<tr><td") == 6 and "67% (above threshold)" in table
+
+
+def test_chart_ticks_fit_and_name_the_zone():
+    from zoneinfo import ZoneInfo
+
+    from weatherapp.web.charts import WIDTH, probability_chart
+
+    # Across the end of daylight saving time in New York (2026-11-01 06:00 UTC).
+    end = dt.datetime(2026, 11, 1, 12, tzinfo=dt.UTC)
+    series = [(end - dt.timedelta(hours=h), 0.3) for h in range(24)]
+    chart = probability_chart(series, 0.5, zone=ZoneInfo("America/New_York"))
+    assert chart.axis_label == "time (EDT/EST)"
+    labels = [tick.label for tick in chart.x_ticks]
+    assert labels == ["12:00", "18:00", "00:00", "06:00"], labels
+    for tick in chart.x_ticks:
+        # Half a label's width at the phone's font (21 units) fits either side.
+        room = {"middle": 30, "end": 0, "start": -60}[tick.anchor]
+        assert chart.left <= tick.x and tick.x + room <= WIDTH
+    last = probability_chart([(dt.datetime(2026, 11, 28, 21, tzinfo=dt.UTC), 0.5)], 0.5)
+    # The end of the hours ahead falls on a tick (00:00 UTC): anchored inside.
+    assert last.x_ticks[-1].label == "00:00" and last.x_ticks[-1].anchor == "end"

@@ -173,7 +173,10 @@ def test_public_predictions_are_rate_limited(client, hours, settings, fresh_coun
 
 def test_production_settings_pass_check_deploy():
     env = child_env(
-        DYNO="web.1", SECRET_KEY="k" * 64 + "-not-a-real-secret-x9", DEBUG="false"
+        DYNO="web.1",
+        SECRET_KEY="k" * 64 + "-not-a-real-secret-x9",
+        DEBUG="false",
+        SITE_URL="https://weatheralert.example",
     )
     env.pop("SECURE_SSL_REDIRECT")
     done = subprocess.run(

@@ -35,6 +35,10 @@ class WeatherServer:
         self.slow_seconds = 2.0
         self.drip_seconds = 1.0
         self.lock = threading.Lock()
+        # GET /v1/search (geocoding): names answered with canned places, and
+        # faults consumed in order ("500", "429", "error", "slow", "invalid").
+        self.places = dict(PLACES)
+        self.search_faults: list[str] = []
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -113,6 +117,8 @@ class WeatherServer:
             pending = self.faults.get(key) or []
             fault = pending.pop(0) if pending else None
             weather = self.weather.get(key, self.default)
+        if url.path == "/v1/search":
+            return self.search(request, query)
         fault = fault or (weather if weather not in self.ends else None)
         if url.path != "/v1/forecast":
             return self.reply(request, 404, {"error": True, "reason": "Not Found"})
@@ -151,6 +157,28 @@ class WeatherServer:
             request, 200, self.body(weather if weather in self.ends else "dry", past)
         )
 
+    def search(self, request: BaseHTTPRequestHandler, query: dict) -> None:
+        """Open-Meteo's geocoding: ``{"results": [...]}``, no "results" key
+        when nothing matches, ``{"error": true, "reason": ...}`` on errors."""
+        with self.lock:
+            fault = self.search_faults.pop(0) if self.search_faults else None
+        if fault in ("500", "429", "error"):
+            status = {"500": 500, "429": 429, "error": 400}[fault]
+            headers = {"Retry-After": "1"} if fault == "429" else None
+            reason = "Parameter count must be between 1 and 100."
+            body = {"error": True, "reason": reason if fault == "error" else "busy"}
+            return self.reply(request, status, body, headers)
+        if fault == "invalid":
+            return self.reply_raw(request, 200, b"<html>not json")
+        if fault == "slow":
+            time.sleep(self.slow_seconds)
+        name = query.get("name", "").casefold()
+        found = self.places.get(name, [])[: int(query.get("count", "10"))]
+        body = {"generationtime_ms": 0.4}
+        if found:
+            body["results"] = found
+        self.reply(request, 200, body)
+
     def reply(
         self, request, status: int, body: dict, headers: dict | None = None
     ) -> None:
@@ -184,6 +212,56 @@ def drip(request: BaseHTTPRequestHandler, status: int, body: bytes, every: float
     except OSError:
         pass  # the client gave up: what a deadline is for
     request.close_connection = True
+
+
+def _place(name, latitude, longitude, timezone, country, admin1, **more) -> dict:
+    return {
+        "id": 1,
+        "name": name,
+        "latitude": latitude,
+        "longitude": longitude,
+        "elevation": 100.0,
+        "feature_code": "PPL",
+        "country_code": "XX",
+        "timezone": timezone,
+        "country": country,
+        "admin1": admin1,
+        **more,
+    }
+
+
+PLACES = {
+    "springfield": [
+        _place(
+            "Springfield",
+            39.80172,
+            -89.64371,
+            "America/Chicago",
+            "United States",
+            "Illinois",
+            population=116250,
+        ),
+        _place(
+            "Springfield",
+            42.10148,
+            -72.58981,
+            "America/New_York",
+            "United States",
+            "Massachusetts",
+        ),
+        _place(
+            "Springfield",
+            -43.33333,
+            171.93333,
+            "Pacific/Auckland",
+            "New Zealand",
+            "Canterbury",
+        ),
+    ],
+    "berlin": [
+        _place("Berlin", 52.52437, 13.41053, "Europe/Berlin", "Germany", "Land Berlin")
+    ],
+}
 
 
 def _key(latitude: float, longitude: float) -> tuple[str, str]:

@@ -291,6 +291,11 @@ CHUNK_FETCH_SECONDS = float(os.environ.get("CHUNK_FETCH_SECONDS", "180"))
 # "open-meteo" asks OPEN_METEO_URL.
 WEATHER_SOURCE = os.environ.get("WEATHER_SOURCE", "replay")
 OPEN_METEO_URL = os.environ.get("OPEN_METEO_URL", "https://api.open-meteo.com")
+# The place form's search by name (Open-Meteo's geocoding API), with the
+# OPEN_METEO_* timeouts and backoff; not asked when WEATHER_SOURCE is "replay".
+OPEN_METEO_GEOCODING_URL = os.environ.get(
+    "OPEN_METEO_GEOCODING_URL", "https://geocoding-api.open-meteo.com"
+)
 OPEN_METEO_CONNECT_TIMEOUT = float(os.environ.get("OPEN_METEO_CONNECT_TIMEOUT", "3.05"))
 OPEN_METEO_READ_TIMEOUT = float(os.environ.get("OPEN_METEO_READ_TIMEOUT", "10"))
 OPEN_METEO_RETRIES = int(os.environ.get("OPEN_METEO_RETRIES", "3"))
@@ -309,6 +314,9 @@ WEATHER_REPLAY_START = os.environ.get("WEATHER_REPLAY_START", "")
 # An event stays open until p falls below threshold - hysteresis, so a
 # probability wobbling around the threshold does not alert twice.
 ALERT_HYSTERESIS = float(os.environ.get("ALERT_HYSTERESIS", "0.1"))
+# ... and ends only after this many hourly predictions in a row below it, so
+# one dip does not make one rain two (each place also waits min_gap_hours).
+EVENT_END_HOURS = max(1, int(os.environ.get("EVENT_END_HOURS", "2")))
 
 # Links in emails (unsubscribe, password reset) need the site's public address;
 # the request's Host header is not trusted for them.

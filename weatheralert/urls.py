@@ -4,7 +4,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
 
 from weatherapp.ops import views as ops
-from weatherapp.web import api, views
+from weatherapp.web import api, places, views
 from weatherapp.web.forms import RateLimitedPasswordResetForm
 
 
@@ -27,6 +27,19 @@ urlpatterns = [
     path("places/<int:place_id>/", views.place_detail, name="place"),
     path("places/<int:place_id>/edit/", views.place_edit, name="place-edit"),
     path("places/<int:place_id>/delete/", views.place_delete, name="place-delete"),
+    path("places/geocode/", places.geocode, name="place-geocode"),
+    path(
+        "places/<int:place_id>/webhook/test/",
+        places.webhook_test,
+        name="place-webhook-test",
+    ),
+    path(
+        "places/<int:place_id>/webhook/rotate/",
+        places.webhook_rotate,
+        name="place-webhook-rotate",
+    ),
+    path("verify/<str:token>/", places.verify_email, name="verify-email"),
+    path("account/email/", places.email_status, name="email-status"),
     path("alerts/", views.alert_history, name="alerts"),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("account/token/", views.api_token, name="api-token"),

@@ -6,10 +6,11 @@ class WeatherappConfig(AppConfig):
     verbose_name = "Weather alerts"
 
     def ready(self) -> None:
-        # The model's system check; the admin lives with the other pages.
+        # The model's and the deployment's system checks; the admin lives
+        # with the other pages.
         from django.contrib import admin as admin_site
 
-        from .ops import health  # noqa: F401
+        from .ops import checks, health  # noqa: F401
         from .web import admin  # noqa: F401
         from .web.forms import RateLimitedAdminAuthenticationForm
 

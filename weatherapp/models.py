@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models.functions import Lower
 from django.urls import reverse
 
 
@@ -114,9 +115,24 @@ class Place(models.Model):
     cell = models.ForeignKey(
         Cell, on_delete=models.PROTECT, related_name="places", editable=False
     )
-    # Whether a rain event is in progress (see alerts.decide): the state the
-    # stream of predictions leaves behind, kept so a decision needs one row.
+    min_gap_hours = models.PositiveSmallIntegerField(
+        "quiet period after rain (hours)",
+        default=6,
+        blank=True,  # left out or empty: the default (see clean and save)
+        validators=[MinValueValidator(0), MaxValueValidator(48)],
+        help_text=(
+            "After a rain has passed, no new alert for this many hours: rain "
+            "that comes back sooner counts as the same rain (0 to 48)."
+        ),
+    )
+    # A rain event's state (see alerting/decisions.py): what the stream of
+    # predictions leaves behind, kept so a decision needs one row. Whether an
+    # event is in progress; while it is, how many predictions in a row were
+    # below threshold - hysteresis (EVENT_END_HOURS of them end it); and the
+    # hour (valid_at) the last event ended, for min_gap_hours.
     rain_event_open = models.BooleanField(default=False, editable=False)
+    event_dry_hours = models.PositiveSmallIntegerField(default=0, editable=False)
+    last_event_ended_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -127,6 +143,8 @@ class Place(models.Model):
         return self.name
 
     def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.min_gap_hours is None:  # an empty form field means the default
+            self.min_gap_hours = self._meta.get_field("min_gap_hours").default
         cell = Cell.for_location(self.latitude, self.longitude)
         if self.cell_id != cell.pk:
             self.cell = cell
@@ -144,6 +162,8 @@ class Place(models.Model):
             validate_place_name(self.name)
         except ValidationError as exc:
             raise ValidationError({"name": exc.error_list}) from None
+        if self.min_gap_hours is None:  # an empty form field means the default
+            self.min_gap_hours = self._meta.get_field("min_gap_hours").default
         if (self.quiet_start is None) != (self.quiet_end is None):
             raise ValidationError("Give both ends of the quiet hours, or neither.")
 
@@ -297,3 +317,43 @@ class FaultCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.stage}: {self.count}"
+
+
+class EmailAddress(models.Model):
+    """The address an account made at sign-up must prove it receives before
+    alert emails go to it (the email channel refuses until then), and one
+    account per address. Accounts an operator made (admin, scripts) have no
+    row and are trusted; a changed address counts as unverified."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="email_address"
+    )
+    email = models.EmailField()
+    verified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "email addresses"
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="one_account_per_email")
+        ]
+
+    def __str__(self) -> str:
+        state = "verified" if self.verified_at else "not verified"
+        return f"{self.email} ({state})"
+
+    @property
+    def verified(self) -> bool:
+        """Whether the account's current address is the one verified."""
+        return (
+            self.verified_at is not None
+            and self.email.casefold() == self.user.email.casefold()
+        )
+
+    @classmethod
+    def mark_verified(cls, user: Any) -> "EmailAddress":
+        from django.utils import timezone
+
+        row, _ = cls.objects.update_or_create(
+            user=user, defaults={"email": user.email, "verified_at": timezone.now()}
+        )
+        return row

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from weatherapp.models import Alert, Cell, FaultCount, Place, Prediction
 
-from .decisions import decide, in_quiet_hours
+from .decisions import EventState, Rules, decide, quiet_at, zone_or_utc
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -215,18 +215,37 @@ def store_and_decide(
 def decide_place(
     place: Place, valid_at: dt.datetime, probability: float, now: dt.datetime
 ) -> int | None:
-    """Open or close the place's event; the id of an alert to deliver, if any."""
-    local = now.astimezone(place_zone(place)).time()
-    decision = decide(
-        probability,
-        place.threshold,
-        place.rain_event_open,
-        settings.ALERT_HYSTERESIS,
-        quiet=in_quiet_hours(local, place.quiet_start, place.quiet_end),
+    """Open, keep or end the place's event; the id of an alert to deliver.
+
+    Everything is judged at the prediction's hour ``valid_at`` in the place's
+    zone, the clock its pages and emails show: quiet hours, the dry hours
+    that end an event and the quiet period after one (``now``, the worker's
+    wall clock, differs from it in a replay or after an outage)."""
+    before = EventState(
+        open=place.rain_event_open,
+        dry_hours=place.event_dry_hours,
+        ended_at=place.last_event_ended_at,
     )
-    if decision.event_open != place.rain_event_open:
-        place.rain_event_open = decision.event_open
-        place.save(update_fields=["rain_event_open"])
+    rules = Rules(
+        threshold=place.threshold,
+        hysteresis=settings.ALERT_HYSTERESIS,
+        end_hours=settings.EVENT_END_HOURS,
+        min_gap=dt.timedelta(hours=place.min_gap_hours),
+    )
+    quiet = quiet_at(valid_at, place_zone(place), place.quiet_start, place.quiet_end)
+    decision = decide(before, probability, valid_at, rules, quiet=quiet)
+    after = decision.state
+    if after != before:
+        place.rain_event_open = after.open
+        place.event_dry_hours = after.dry_hours
+        place.last_event_ended_at = after.ended_at
+        place.save(
+            update_fields=[
+                "rain_event_open",
+                "event_dry_hours",
+                "last_event_ended_at",
+            ]
+        )
     if not decision.alert:
         return None
     alert = record_alert(place, valid_at, probability, decision.suppressed)
@@ -238,16 +257,15 @@ def decide_place(
 def place_zone(place: Place) -> zoneinfo.ZoneInfo:
     """The place's time zone; UTC (logged, counted) when this machine's tz
     database lacks it, e.g. a zone removed from tzdata after it was saved."""
-    try:
-        return zoneinfo.ZoneInfo(place.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    zone, found = zone_or_utc(place.timezone)
+    if not found:
         log.warning(
             "place %s: time zone %r is unknown here; quiet hours judged in UTC",
             place.pk,
             place.timezone,
         )
         count_fault(FaultCount.Stage.TIMEZONE)
-        return zoneinfo.ZoneInfo("UTC")
+    return zone
 
 
 def count_fault(stage: str) -> None:

@@ -20,7 +20,7 @@ from django.utils import timezone
 from weatherapp.models import Alert, Delivery, Place
 
 from .mail import send_email
-from .outcome import Result
+from .outcome import NOT_SENT, Result
 from .webhooks import send_webhook
 
 SENDERS: dict[str, Callable[[Alert], Result]] = {
@@ -84,7 +84,8 @@ def deliver(alert_id: int, channel: str, final: bool = True) -> Result | None:
 
 def claim(alert_id: int, channel: str) -> Delivery | None:
     """Record an attempt as in flight; None when there is nothing to do (no
-    such alert, quiet hours, or the channel already delivered or refused)."""
+    such alert, one settled as not to be sent, or the channel already
+    delivered or refused)."""
     now = timezone.now()
     with transaction.atomic():
         # "of self": never lock the place or its owner's user row as well.
@@ -94,8 +95,8 @@ def claim(alert_id: int, channel: str) -> Delivery | None:
             .filter(pk=alert_id)
             .first()
         )
-        if alert is None or alert.status == Alert.Status.SUPPRESSED:
-            return None
+        if alert is None or alert.status in NOT_SENT:
+            return None  # quiet hours, or every channel was off: settled
         attempts = alert.deliveries.filter(channel=channel)
         done = (Delivery.Outcome.SENT, Delivery.Outcome.REFUSED)
         if attempts.filter(outcome__in=done).exists():

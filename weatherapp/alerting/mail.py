@@ -15,23 +15,37 @@ from weatherapp.deadline import Deadline
 from weatherapp.forecast.variables import HORIZON_HOURS
 from weatherapp.models import Alert, Delivery
 
-from .outcome import Result
+from .outcome import Result, not_sent
 from .unsubscribe import unsubscribe_url
+from .window import event_window
 
 
 def email_message(alert: Alert) -> EmailMultiAlternatives:
     place = alert.place
+    window = event_window(alert.event_started_at, place.timezone)
     context = {
         "alert": alert,
         "place": place,
         "percent": round(alert.probability * 100),
         "horizon": HORIZON_HOURS,
+        "window": window.body_phrase(),
+        "zone": window.zone,
         "threshold_percent": round(place.threshold * 100),
+        # The promise "we will not write again about this rain" and what
+        # "this rain" means (alerting/decisions.py).
+        "end_percent": max(
+            0, round((place.threshold - settings.ALERT_HYSTERESIS) * 100)
+        ),
+        "end_hours": max(1, settings.EVENT_END_HOURS),
+        "gap_hours": place.min_gap_hours,
         "place_url": f"{settings.SITE_URL}{place.get_absolute_url()}",
         "unsubscribe_url": unsubscribe_url(place),
     }
+    subject = (
+        f"Rain likely at {place.name} {window.subject_phrase()} ({context['percent']}%)"
+    )
     message = EmailMultiAlternatives(
-        subject=one_line(f"Rain likely at {place.name} ({context['percent']}%)"),
+        subject=one_line(subject),
         body=render_to_string("weatherapp/email/alert.txt", context),
         to=[place.owner.email],
         headers={
@@ -47,10 +61,17 @@ def email_message(alert: Alert) -> EmailMultiAlternatives:
 
 
 def send_email(alert: Alert) -> Result:
+    refused = not_sent(alert.status)
+    if refused is not None:
+        return refused
     if not alert.place.email_enabled:
         return Result(Delivery.Outcome.REFUSED, "email alerts are off for this place")
     if not alert.place.owner.email:
         return Result(Delivery.Outcome.REFUSED, "the owner has no email address")
+    # An address signed up with must be verified first (web/verification.py);
+    # accounts an operator made have no EmailAddress row and are trusted.
+    if not getattr(getattr(alert.place.owner, "email_address", None), "verified", 1):
+        return Result(Delivery.Outcome.REFUSED, "email address not verified yet")
     connection = get_connection()
     deadline = Deadline(settings.DELIVERY_DEADLINE, lambda: _smtp_socket(connection))
     try:

@@ -133,8 +133,12 @@ def public_address(host: str, port: int) -> str:
     """
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise Refused(f"cannot resolve {host}: {exc}") from None
+    except (socket.gaierror, UnicodeError):
+        # Not the resolver's "[Errno -2] Name or service not known": people
+        # read this under the webhook field.
+        raise Refused(
+            f"the host {host} could not be found: check the address for typos"
+        ) from None
     addresses = [str(info[4][0]) for info in infos]
     if settings.WEBHOOK_ALLOW_PRIVATE:
         return addresses[0]

@@ -20,7 +20,8 @@ from weatherapp.forecast.variables import HORIZON_HOURS
 from weatherapp.models import Alert, Delivery
 
 from .netguard import Refused, check_webhook_url, public_address
-from .outcome import Result
+from .outcome import Result, not_sent
+from .window import event_window
 
 SIGNATURE_HEADER = "X-Weatheralert-Signature"
 TIMESTAMP_HEADER = "X-Weatheralert-Timestamp"
@@ -41,6 +42,7 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
 
 def webhook_payload(alert: Alert) -> dict[str, Any]:
     place = alert.place
+    window = event_window(alert.event_started_at, place.timezone)
     return {
         "type": "rain.alert",
         "alert_id": alert.pk,
@@ -54,6 +56,11 @@ def webhook_payload(alert: Alert) -> dict[str, Any]:
         "threshold": place.threshold,
         "horizon_hours": HORIZON_HOURS,
         "event_started_at": alert.event_started_at.isoformat(),
+        # When: the horizon after the event's first hour, in UTC, and the
+        # zone the place's pages and emails show it in.
+        "window_start": window.start.isoformat(),
+        "window_end": window.end.isoformat(),
+        "timezone": window.zone,
     }
 
 
@@ -78,6 +85,9 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
 
 
 def send_webhook(alert: Alert) -> Result:
+    refused = not_sent(alert.status)
+    if refused is not None:
+        return refused
     place = alert.place
     try:
         parts, port = check_webhook_url(place.webhook_url)

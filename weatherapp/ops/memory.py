@@ -68,11 +68,13 @@ def sample(pid: int | None = None) -> Sample:
 
 
 def runtime_metrics_line(source: str, s: Sample, quota_mb: float) -> str:
-    """A line shaped like Heroku's log-runtime-metrics."""
+    """A line shaped like Heroku's log-runtime-metrics, ending with ``mem=``
+    so that the usual ``heroku logs --tail | grep "mem="`` finds it too."""
     return (
         f"source={source} sample#memory_total={s.pss_mb:.2f}MB "
         f"sample#memory_rss={s.rss_mb:.2f}MB sample#memory_pss={s.pss_mb:.2f}MB "
-        f"sample#memory_quota={quota_mb:.2f}MB sample#processes={s.processes}"
+        f"sample#memory_quota={quota_mb:.2f}MB sample#processes={s.processes} "
+        f"mem={s.pss_mb:.0f}MB"
     )
 
 

@@ -1,6 +1,6 @@
 import logging
+import re
 import urllib.parse
-import zoneinfo
 
 from django import forms
 from django.conf import settings
@@ -13,24 +13,97 @@ from django.contrib.auth.forms import (
 from django.contrib.auth.models import User
 
 from weatherapp.alerting.netguard import Refused, check_webhook_url, public_address
-from weatherapp.models import Place, validate_place_name
+from weatherapp.forecast.geocoding import real_zones
+from weatherapp.models import EmailAddress, Place, validate_place_name
 
 from . import ratelimit
 
 
 class SignUpForm(UserCreationForm):
-    email = forms.EmailField(help_text="Alerts are sent here.")
+    email = forms.EmailField(
+        help_text="Alerts are sent here once you follow the link we email you."
+    )
 
     class Meta(UserCreationForm.Meta):
         model = User
         fields = ("username", "email")
 
+    def clean_email(self) -> str:
+        email = User.objects.normalize_email(self.cleaned_data["email"])
+        if taken(email):
+            raise forms.ValidationError(
+                "An account already uses this email address. Log in, or reset "
+                "its password from the log-in page.",
+                code="email_taken",
+            )
+        return email
+
+
+def taken(email: str) -> bool:
+    """Whether an account already has ``email`` (in any letter case)."""
+    return (
+        User.objects.filter(email__iexact=email).exists()
+        or EmailAddress.objects.filter(email__iexact=email).exists()
+    )
+
+
+# (value, label): the threshold choices offered before "custom".
+THRESHOLD_PRESETS = [
+    ("80", "Only when very likely (80%)"),
+    ("60", "Likely (60%)"),
+    ("50", "Even chance (50%)"),
+    ("30", "Possible (30%)"),
+]
+CUSTOM = "custom"
+_PERCENT = re.compile(r"(\d{1,3}(?:[.,]\d{1,4})?|[.,]\d{1,4})\s*(%?)", re.ASCII)
+
+
+def parse_percent(text: str) -> float:
+    """A threshold typed as a percentage ("50", "50%", "37.5", "37,5 %") as
+    the fraction stored (0.5). A bare number below 1 ("0.5", what this field
+    took before) is already a fraction. Raises ValidationError."""
+    match = _PERCENT.fullmatch(text.strip())
+    if match is None:
+        raise forms.ValidationError(
+            "Give the threshold as a percentage from 5 to 95, e.g. 50 or 50%.",
+            code="invalid",
+        )
+    value = float(match.group(1).replace(",", "."))
+    if value < 1 and not match.group(2):
+        value *= 100
+    if not 5 <= value <= 95:
+        raise forms.ValidationError(
+            f"The threshold must be from 5% to 95% (you gave {value:g}%).",
+            code="range",
+        )
+    return round(value / 100, 4)
+
+
+def percent_text(fraction: float) -> str:
+    return f"{round(fraction * 100, 2):g}"
+
+
+def zone_choices(extra: str = "") -> list[tuple[str, object]]:
+    """The zones a person chooses from, grouped by region ("UTC" first);
+    ``extra``, a saved zone that is no longer offered, stays choosable."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for zone in real_zones():
+        region, _, city = zone.partition("/")
+        if city:
+            groups.setdefault(region, []).append((zone, city.replace("_", " ")))
+    choices: list[tuple[str, object]] = [("UTC", "UTC")]
+    if extra and extra not in real_zones():
+        choices.append((extra, extra))
+    choices += list(groups.items())
+    return choices
+
 
 class PlaceForm(forms.ModelForm):
     timezone = forms.ChoiceField(
-        choices=[(z, z) for z in sorted(zoneinfo.available_timezones())],
+        choices=zone_choices,
         initial="UTC",
-        help_text="Quiet hours are in this time zone.",
+        label="Time zone",
+        help_text="Quiet hours and every time shown are in this zone.",
     )
     webhook_url = forms.URLField(
         label="Webhook URL",
@@ -39,12 +112,18 @@ class PlaceForm(forms.ModelForm):
         assume_scheme="https",
         help_text="Optional: we POST signed JSON here when rain is likely.",
     )
-    threshold = forms.FloatField(
-        min_value=0.05,
-        max_value=0.95,
-        initial=0.5,
-        widget=forms.NumberInput(attrs={"step": "0.05"}),
-        help_text="How sure the model must be, 0.05 to 0.95 (0.5 means 50%).",
+    threshold_preset = forms.ChoiceField(
+        label="Alert me",
+        choices=[*THRESHOLD_PRESETS, (CUSTOM, "At my own threshold:")],
+        required=False,
+        widget=forms.RadioSelect,
+    )
+    threshold = forms.CharField(
+        label="Own threshold (%)",
+        required=False,
+        max_length=20,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "size": "6"}),
+        help_text="How sure the model must be of rain, from 5% to 95%.",
     )
 
     class Meta:
@@ -54,9 +133,11 @@ class PlaceForm(forms.ModelForm):
             "latitude",
             "longitude",
             "timezone",
+            "threshold_preset",
             "threshold",
             "quiet_start",
             "quiet_end",
+            "min_gap_hours",
             "email_enabled",
             "webhook_url",
             "active",
@@ -67,6 +148,17 @@ class PlaceForm(forms.ModelForm):
             "latitude": forms.NumberInput(attrs={"step": "any"}),
             "longitude": forms.NumberInput(attrs={"step": "any"}),
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        saved = self.instance.timezone if self.instance.pk else ""
+        self.fields["timezone"].choices = zone_choices(saved)
+        percent = percent_text(self.instance.threshold)  # a new place's default
+        presets = {value for value, _ in THRESHOLD_PRESETS}
+        self.initial.setdefault(
+            "threshold_preset", percent if percent in presets else CUSTOM
+        )
+        self.initial["threshold"] = "" if percent in presets else percent
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"]
@@ -83,7 +175,44 @@ class PlaceForm(forms.ModelForm):
                     f"before adding another.",
                     code="place_limit",
                 )
+        self._clean_threshold(cleaned)
+        start, end = cleaned.get("quiet_start"), cleaned.get("quiet_end")
+        if start is not None and start == end:
+            self.add_error(
+                "quiet_end",
+                forms.ValidationError(
+                    f"Quiet hours from {start:%H:%M} to {end:%H:%M} would be no "
+                    f"quiet hours at all: choose an end that differs from the "
+                    f"start, or leave both empty.",
+                    code="quiet_equal",
+                ),
+            )
+            # Not also "give both ends" from Place.clean: quiet_end is left out.
+            cleaned.pop("quiet_start", None)
         return cleaned
+
+    def _clean_threshold(self, cleaned: dict) -> None:
+        """A preset wins; "custom" (or no choice, as clients of the old form
+        send) takes the typed percentage."""
+        preset = cleaned.get("threshold_preset") or ""
+        typed = (cleaned.get("threshold") or "").strip()
+        if preset and preset != CUSTOM:
+            cleaned["threshold"] = int(preset) / 100
+            return
+        if not typed:
+            self.add_error(
+                "threshold",
+                forms.ValidationError(
+                    "Pick one of the choices above, or give your own threshold "
+                    "as a percentage from 5 to 95.",
+                    code="required",
+                ),
+            )
+            return
+        try:
+            cleaned["threshold"] = parse_percent(typed)
+        except forms.ValidationError as exc:
+            self.add_error("threshold", exc)
 
     def clean_webhook_url(self) -> str:
         url = self.cleaned_data["webhook_url"]
@@ -95,6 +224,9 @@ class PlaceForm(forms.ModelForm):
             except Refused as exc:
                 raise forms.ValidationError(str(exc)) from None
         return url
+
+    def has_no_channel(self) -> bool:
+        return not self.instance.email_enabled and not self.instance.webhook_url
 
 
 log = logging.getLogger(__name__)

@@ -1,29 +1,45 @@
 """Server-rendered pages. People see and change only their own places: any
 other id is a 404, so even the existence of someone else's place is private."""
 
+import datetime as dt
+
+from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import get_user_model, login
+from django.contrib.auth import get_user_model, login, user_logged_out
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.core import signing
 from django.core.paginator import Paginator
-from django.db import transaction
-from django.db.models import Prefetch
+from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, Prefetch, Subquery
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from weatherapp.alerting.unsubscribe import read_unsubscribe_token
 from weatherapp.forecast.variables import HORIZON_HOURS
-from weatherapp.models import Alert, ApiToken, Delivery, Place
+from weatherapp.models import Alert, ApiToken, Delivery, Place, Prediction
 
+from . import places as place_pages
+from . import verification
 from .charts import probability_chart
+from .clock import between, clock, place_zone, stamp
 from .forms import PlaceForm, RateLimitedAuthenticationForm, SignUpForm
 from .paging import whole_number, with_latest
 
 DASHBOARD_PAGE = 50  # places per dashboard page
+HORIZON = dt.timedelta(hours=HORIZON_HOURS)
+
+
+@receiver(user_logged_out, dispatch_uid="weatherapp-logged-out-message")
+def say_logged_out(sender, request: HttpRequest | None, **kwargs) -> None:
+    """Tell the person on the next page (the log-in page) that it worked."""
+    if request is not None:
+        messages.info(request, "You are logged out.")
 
 
 class RateLimitedLoginView(LoginView):
@@ -42,33 +58,99 @@ def signup(request: HttpRequest) -> HttpResponse:
         return redirect("dashboard")
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user)
-        messages.success(request, "Welcome! Add a place to get rain alerts for.")
-        return redirect("place-new")
+        try:
+            with transaction.atomic():
+                user = form.save()
+                verification.start(user)
+        except IntegrityError:  # the same address signed up at the same moment
+            form.add_error("email", "An account already uses this email address.")
+        else:
+            login(request, user)
+            messages.success(request, "Welcome! Add a place to get rain alerts for.")
+            if place_pages.send_link(request, user):
+                messages.info(
+                    request,
+                    f"We emailed a link to {user.email}: follow it so that "
+                    f"alerts can be emailed to you.",
+                )
+            return redirect("place-new")
     return render(request, "registration/signup.html", {"form": form})
 
 
-@login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     """A page of the person's places with their latest probability, in a
-    constant number of queries however many places there are."""
-    places = with_latest(request.user.places.all())
+    constant number of queries however many places there are; for a visitor
+    who is not logged in, the landing page."""
+    if not request.user.is_authenticated:
+        return landing(request)
+    newest = Prediction.objects.filter(place=OuterRef("pk")).order_by("-valid_at")
+    places = with_latest(request.user.places.all()).annotate(
+        latest_created_at=Subquery(newest.values("created_at")[:1])
+    )
     # get_page() turns a bad ?page= (letters, "²", 5,000 digits) into page 1
     # and one past the end into the last page.
     page = Paginator(places, DASHBOARD_PAGE).get_page(request.GET.get("page"))
     rows = [(place, _latest(place)) for place in page]
-    return render(request, "weatherapp/dashboard.html", {"rows": rows, "page": page})
+    context = {
+        "rows": rows,
+        "page": page,
+        "horizon": HORIZON_HOURS,
+        "refresh": refresh_seconds(),
+    }
+    return render(request, "weatherapp/dashboard.html", context)
+
+
+def landing(request: HttpRequest) -> HttpResponse:
+    """What weatheralert does, for a visitor who is not logged in."""
+    return render(request, "weatherapp/landing.html", {"horizon": HORIZON_HOURS})
+
+
+def refresh_seconds() -> int:
+    """How often the dashboard and a place's page reload themselves: once a
+    prediction cycle (PREDICTION_INTERVAL_SECONDS), at least every 15 s."""
+    return max(15, round(settings.PREDICTION_INTERVAL_SECONDS))
 
 
 def _latest(place: Place) -> dict | None:
-    """The newest prediction's figures that ``with_latest`` annotated."""
+    """The newest prediction's figures that ``with_latest`` annotated, with
+    its window and update times in the place's zone."""
     if place.latest_valid_at is None:  # type: ignore[attr-defined]
         return None
+    zone = place_zone(place.timezone)
+    valid_at = place.latest_valid_at  # type: ignore[attr-defined]
+    probability = place.latest_probability  # type: ignore[attr-defined]
+    created_at = getattr(place, "latest_created_at", None) or valid_at
     return {
-        "probability": place.latest_probability,  # type: ignore[attr-defined]
-        "valid_at": place.latest_valid_at,  # type: ignore[attr-defined]
+        "probability": probability,
+        "above": probability >= place.threshold,
+        "valid_at": valid_at,
+        "window": between(valid_at, valid_at + HORIZON, zone),
+        **_updates(created_at, zone),
     }
+
+
+def _updates(created_at: dt.datetime, zone: dt.tzinfo) -> dict:
+    """When the numbers were updated and when the next update is due."""
+    due = created_at + dt.timedelta(seconds=settings.PREDICTION_INTERVAL_SECONDS)
+    return {
+        "updated": clock(created_at, zone),
+        "next_update": clock(due, zone),
+        "overdue": due < timezone.now() - dt.timedelta(minutes=1),
+    }
+
+
+def _alert_rows(alerts: list[Alert]) -> list[dict]:
+    """Alerts as the tables show them: local times, a status that says what
+    happened, and the delivery attempts."""
+    return [
+        {
+            "alert": a,
+            "when": stamp(a.event_started_at, place_zone(a.place.timezone)),
+            "status": a.get_status_display(),
+            "deliveries": list(a.deliveries.all()),
+        }
+        for a in alerts
+    ]
 
 
 def own_place_or_404(request: HttpRequest, place_id: int) -> Place:
@@ -79,18 +161,45 @@ def own_place_or_404(request: HttpRequest, place_id: int) -> Place:
 @login_required
 def place_detail(request: HttpRequest, place_id: int) -> HttpResponse:
     place = own_place_or_404(request, place_id)
+    zone = place_zone(place.timezone)
     latest = place.latest_prediction()
     recent = list(place.predictions.all()[:48])
     series = [(p.valid_at, p.probability) for p in recent]
-    alerts = place.alerts.prefetch_related(
-        Prefetch("deliveries", queryset=Delivery.objects.order_by("created_at", "id"))
-    )[:50]
+    alerts = list(
+        place.alerts.prefetch_related(
+            Prefetch(
+                "deliveries", queryset=Delivery.objects.order_by("created_at", "id")
+            )
+        )[:50]
+    )
+    for a in alerts:
+        a.place = place  # no query per row for the zone
+    outlook = None
+    if latest is not None:
+        outlook = {
+            "above": latest.probability >= place.threshold,
+            "window": between(latest.valid_at, latest.valid_at + HORIZON, zone),
+            "valid_at": stamp(latest.valid_at, zone),
+            **_updates(latest.created_at, zone),
+        }
+    chart = probability_chart(
+        series,
+        place.threshold,
+        zone=zone,
+        hysteresis=settings.ALERT_HYSTERESIS,
+        horizon=HORIZON_HOURS,
+        alerts=[(a.event_started_at, a.get_status_display()) for a in alerts],
+    )
     context = {
         "place": place,
+        "zone_name": clock(timezone.now(), zone).split(" ", 1)[1],
         "latest": latest,
-        "chart": probability_chart(series, place.threshold),
+        "outlook": outlook,
+        "chart": chart,
         "horizon": HORIZON_HOURS,
-        "alerts": alerts,
+        "alert_rows": _alert_rows(alerts),
+        "has_channel": bool(place.email_enabled or place.webhook_url),
+        "refresh": refresh_seconds(),
     }
     return render(request, "weatherapp/place.html", context)
 
@@ -102,7 +211,9 @@ def place_edit(request: HttpRequest, place_id: int | None = None) -> HttpRespons
     place = (
         own_place_or_404(request, place_id) if place_id else Place(owner=request.user)
     )
-    form = PlaceForm(request.POST or None, instance=place)
+    # ?name=&latitude=&longitude=&timezone= is a chosen search result.
+    initial = place_pages.initial_from(request.GET)
+    form = PlaceForm(request.POST or None, instance=place, initial=initial)
     if request.method == "POST":
         with transaction.atomic():
             # Lock the owner while counting places, so two forms sent at once
@@ -113,8 +224,10 @@ def place_edit(request: HttpRequest, place_id: int | None = None) -> HttpRespons
             if form.is_valid():
                 place = form.save()
                 messages.success(request, f"Saved {place.name}.")
+                place_pages.after_save(request, place)
                 return redirect(place)
-    return render(request, "weatherapp/place_form.html", {"form": form, "place": place})
+    context = place_pages.form_context(request, form, place)
+    return render(request, "weatherapp/place_form.html", context)
 
 
 @login_required
@@ -135,7 +248,8 @@ def alert_history(request: HttpRequest) -> HttpResponse:
         .select_related("place")
         .prefetch_related("deliveries")[:200]
     )
-    return render(request, "weatherapp/alerts.html", {"alerts": alerts})
+    context = {"alert_rows": _alert_rows(list(alerts))}
+    return render(request, "weatherapp/alerts.html", context)
 
 
 # Mail clients POST here without a session or CSRF token (RFC 8058 one-click);

@@ -7,6 +7,8 @@ Procfile's own command lines are run, so the demo also proves they work.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import secrets
 import signal
 import subprocess
@@ -20,7 +22,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 import support
-from weatherapp.models import Place
+from weatherapp.models import EmailAddress, Place
 
 PROCESSES = ("web", "worker", "beat")
 
@@ -52,11 +54,78 @@ def rainy_start(speed: float, lead_seconds: float, threshold: float) -> str:
 
 DEMO_PLACE = {"latitude": 36.1, "longitude": -79.95, "threshold": 0.5}
 
+_HOST_NAME = re.compile(
+    r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
+    r"(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?"
+)
+
+
+def site_address(host: str, port: int) -> tuple[str, str]:
+    """(gunicorn's bind address, the SITE_URL for links) for ``host:port``.
+
+    Listening on every address (0.0.0.0, ::) the links use this machine's
+    loopback, which the person running the demo can open. Raises ValueError
+    on a host that is neither an IP address nor a host name."""
+    if not 1 <= port <= 65535:
+        raise ValueError("--port must be within [1, 65535]")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        if not _HOST_NAME.fullmatch(host):
+            problem = f"--host {host!r} is not an IP address or host name"
+            raise ValueError(problem) from None
+        return f"{host}:{port}", f"http://{host}:{port}"
+    if address.version == 6:
+        link = "[::1]" if address.is_unspecified else f"[{address.compressed}]"
+        return f"[{address.compressed}]:{port}", f"http://{link}:{port}"
+    link = "127.0.0.1" if address.is_unspecified else address.compressed
+    return f"{address.compressed}:{port}", f"http://{link}:{port}"
+
+
+def demo_env(
+    host: str, port: int, speed: float, interval: float, start: str
+) -> dict[str, str]:
+    """The environment of the demo's processes: embedded defaults only (a
+    demo never touches a configured server), gunicorn on ``host:port`` and
+    links in emails to that same address."""
+    bind, site_url = site_address(host, port)
+    allowed = [
+        "localhost",
+        "127.0.0.1",
+        "[::1]",
+        site_url.split("//", 1)[1].rsplit(":", 1)[0],  # [::1] keeps brackets
+    ]
+    try:
+        anywhere = ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        anywhere = False
+    return support.child_env(
+        DJANGO_SETTINGS_MODULE="weatheralert.settings",
+        PORT=str(port),
+        # gunicorn binds 0.0.0.0:$PORT by itself; its command-line arguments
+        # from the environment come first.
+        GUNICORN_CMD_ARGS=f"--bind {bind}",
+        SITE_URL=site_url,
+        ALLOWED_HOSTS="*" if anywhere else ",".join(dict.fromkeys(allowed)),
+        DEBUG="true",
+        WEATHER_REPLAY_SPEED=str(speed),
+        WEATHER_REPLAY_ANCHOR=str(time.time()),
+        WEATHER_REPLAY_START=start,
+        PREDICTION_INTERVAL_SECONDS=str(interval),
+        EMAIL_BACKEND="django.core.mail.backends.console.EmailBackend",
+    )
+
 
 class Command(BaseCommand):
     help = "Run web, worker and beat on embedded defaults, with a demo user and place."
 
     def add_arguments(self, parser):
+        parser.add_argument(
+            "--host",
+            default="127.0.0.1",
+            help="address to listen on (127.0.0.1: this machine only; "
+            "0.0.0.0 for every interface)",
+        )
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument(
             "--speed",
@@ -71,7 +140,11 @@ class Command(BaseCommand):
             help="seconds between prediction cycles",
         )
 
-    def handle(self, port, speed, interval, **options):
+    def handle(self, host, port, speed, interval, **options):
+        try:
+            site_address(host, port)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
         if not 0 < speed <= 3600:
             raise CommandError("--speed must be within (0, 3600]")
         if not 1 <= interval <= 3600:
@@ -88,26 +161,21 @@ class Command(BaseCommand):
         )
         user.set_password(password)
         user.save()
+        EmailAddress.mark_verified(user)  # the demo's address needs no link
         place, _ = Place.objects.get_or_create(
             owner=user,
             name="Greensboro, NC",
             defaults=DEMO_PLACE,
         )
 
-        # Embedded defaults only: a demo never touches a configured server.
-        env = support.child_env(
-            DJANGO_SETTINGS_MODULE="weatheralert.settings",
-            PORT=str(port),
-            DEBUG="true",
-            WEATHER_REPLAY_SPEED=str(speed),
-            WEATHER_REPLAY_ANCHOR=str(time.time()),
-            WEATHER_REPLAY_START=rainy_start(
-                speed, lead_seconds=90, threshold=place.threshold
-            ),
-            PREDICTION_INTERVAL_SECONDS=str(interval),
-            EMAIL_BACKEND="django.core.mail.backends.console.EmailBackend",
+        env = demo_env(
+            host,
+            port,
+            speed,
+            interval,
+            start=rainy_start(speed, lead_seconds=90, threshold=place.threshold),
         )
-        url = f"http://127.0.0.1:{port}{place.get_absolute_url()}"
+        url = f"{env['SITE_URL']}{place.get_absolute_url()}"
         self.stdout.write(
             f"\nweatheralert demo: log in at {url}\n"
             f"  user: demo   password: {password}\n"

@@ -1,0 +1,274 @@
+"""Finding a place by name: Open-Meteo's geocoding API (no key needed).
+
+``OpenMeteoGeocoder.search(name)`` returns up to ``count`` ``Found`` places,
+each with the IANA time zone Open-Meteo gives for it. The client follows the
+forecast client's conventions (sources.OpenMeteoSource): separate connect and
+read timeouts, retries with exponential backoff on network errors, 5xx and
+429 (honouring ``Retry-After``), a User-Agent, error bodies
+``{"error": true, "reason": ...}`` raised with their reason, and a total
+``Deadline`` per request. Standard library only (no numpy, no Django): the
+place form imports it at the top of a module.
+
+``REPLAY_STATION`` is what the search offers when the weather is the
+committed observations replayed: they come from one station.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import functools
+import http.client
+import json
+import logging
+import math
+import time
+import urllib.parse
+import zoneinfo
+from dataclasses import dataclass
+
+from weatherapp.deadline import Deadline
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1024 * 1024
+MAX_QUERY = 100  # characters of a name sent; longer names match nothing anyway
+MAX_NAME = 100  # Place.name's length
+
+
+class GeocodingError(RuntimeError):
+    """The search could not be answered (after retries); the message says why."""
+
+
+@dataclass(frozen=True)
+class Found:
+    """One place a search found."""
+
+    name: str
+    latitude: float
+    longitude: float
+    timezone: str  # an IANA zone, or "" when none (or an unknown one) was given
+    country: str = ""
+    admin1: str = ""  # the state, province or region
+
+    @property
+    def label(self) -> str:
+        """ "Greensboro, North Carolina, United States": enough to tell apart
+        places of one name."""
+        parts = [self.name]
+        parts += [p for p in (self.admin1, self.country) if p and p not in parts]
+        return ", ".join(parts)
+
+
+# The committed observations (data/README.md): NREL TMY3 at Greensboro, NC.
+REPLAY_STATION = Found(
+    name="Greensboro, NC",
+    latitude=36.1,
+    longitude=-79.95,
+    timezone="America/New_York",
+    country="United States",
+    admin1="North Carolina",
+)
+
+
+class OpenMeteoGeocoder:
+    def __init__(
+        self,
+        base_url: str,
+        connect_timeout: float = 3.05,
+        read_timeout: float = 10.0,
+        retries: int = 2,
+        backoff: float = 0.5,
+        max_wait: float = 5.0,
+        user_agent: str = "weatheralert",
+        deadline: float = 10.0,
+    ) -> None:
+        url = urllib.parse.urlsplit(base_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError(
+                f"OPEN_METEO_GEOCODING_URL {base_url!r} is not an http(s) URL"
+            )
+        self.url = url
+        self.host: str = url.hostname
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.max_wait = max_wait
+        self.user_agent = user_agent
+        self.deadline = deadline
+
+    def query(self, name: str, count: int = 10) -> str:
+        params = {"name": name, "count": count, "language": "en", "format": "json"}
+        path = self.url.path.rstrip("/") + "/v1/search"
+        return f"{path}?{urllib.parse.urlencode(params)}"
+
+    def search(self, name: str, count: int = 10) -> list[Found]:
+        """Places called ``name``, best first; [] when nothing matches.
+
+        Raises GeocodingError when the service cannot answer."""
+        name = " ".join(name.split())[:MAX_QUERY]
+        if len(name) < 2:  # Open-Meteo answers one character with nothing
+            return []
+        body = self._get_json(self.query(name, count))
+        if not isinstance(body, dict):
+            raise GeocodingError("the place search answered something unexpected")
+        if body.get("error"):
+            raise GeocodingError(f"the place search refused: {_reason(body)}")
+        results = body.get("results", [])
+        if not isinstance(results, list):
+            raise GeocodingError("the place search answered something unexpected")
+        found = [place for place in map(parse_result, results) if place is not None]
+        return found[:count]
+
+    def _get_json(self, target: str) -> object:
+        problem = ""
+        for attempt in range(self.retries + 1):
+            wait = self.backoff * 2**attempt
+            try:
+                status, headers, body = self._get(target)
+            except (OSError, http.client.HTTPException) as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+            else:
+                if status == 200 or (400 <= status < 500 and status != 429):
+                    return _json_body(status, body)
+                problem = f"HTTP {status}"
+                wait = max(wait, _retry_after(headers.get("Retry-After")))
+            if attempt == self.retries:
+                break
+            wait = min(wait, self.max_wait)
+            log.warning("Open-Meteo geocoding %s; retrying in %.1f s", problem, wait)
+            time.sleep(wait)
+        tries = self.retries + 1
+        raise GeocodingError(
+            f"the place search did not answer after {tries} tries ({problem})"
+        )
+
+    def _get(self, target: str) -> tuple[int, http.client.HTTPMessage, bytes]:
+        kind = (
+            http.client.HTTPSConnection
+            if self.url.scheme == "https"
+            else http.client.HTTPConnection
+        )
+        conn = kind(self.host, self.url.port, timeout=self.connect_timeout)
+        headers = {"User-Agent": self.user_agent, "Accept": "application/json"}
+        # Read timeouts bound each wait; the deadline bounds the whole request.
+        with Deadline(self.deadline, lambda: conn.sock) as deadline:
+            try:
+                conn.connect()
+                conn.sock.settimeout(self.read_timeout)
+                conn.request("GET", target, headers=headers)
+                response = conn.getresponse()
+                answer = response.status, response.headers, response.read(MAX_BODY)
+            except (OSError, http.client.HTTPException):
+                if deadline.expired:
+                    raise TimeoutError(deadline.explain("")) from None
+                raise
+            finally:
+                conn.close()
+        if deadline.expired:  # the body may be cut short: never parse it
+            raise TimeoutError(deadline.explain(""))
+        return answer
+
+
+def parse_result(item: object) -> Found | None:
+    """One entry of ``results``, or None when it lacks a usable name or
+    position (such an entry is skipped, not an error)."""
+    if not isinstance(item, dict):
+        return None
+    name, latitude, longitude = (
+        item.get("name"),
+        item.get("latitude"),
+        item.get("longitude"),
+    )
+    if not isinstance(name, str) or not name.strip():
+        return None
+    if not all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+        for v in (latitude, longitude)
+    ):
+        return None
+    assert isinstance(latitude, int | float) and isinstance(longitude, int | float)
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        return None
+    zone = item.get("timezone")
+    if not isinstance(zone, str) or not is_zone(zone):
+        zone = ""
+    return Found(
+        name=_text(name, MAX_NAME),
+        latitude=float(latitude),
+        longitude=float(longitude),
+        timezone=zone,
+        country=_text(item.get("country"), 60),
+        admin1=_text(item.get("admin1"), 60),
+    )
+
+
+# The IANA regions whose zones are places; the tz database's other names are
+# aliases kept for old software ("US/Pacific", "Etc/GMT+5", "GMT", "Zulu"),
+# a placeholder ("Factory") or files of the machine ("localtime", "posix/...").
+REGIONS = (
+    "Africa",
+    "America",
+    "Antarctica",
+    "Arctic",
+    "Asia",
+    "Atlantic",
+    "Australia",
+    "Europe",
+    "Indian",
+    "Pacific",
+)
+
+
+@functools.cache
+def real_zones() -> tuple[str, ...]:
+    """IANA zones a person would choose from, sorted: "UTC" and every
+    Region/City zone this machine knows."""
+    zones = zoneinfo.available_timezones()
+    return tuple(sorted(z for z in zones if z == "UTC" or z.split("/")[0] in REGIONS))
+
+
+def is_zone(name: str) -> bool:
+    """Whether ``name`` is one of ``real_zones()``."""
+    return name in real_zones()
+
+
+def _text(value: object, limit: int) -> str:
+    if not isinstance(value, str):
+        return ""
+    printable = "".join(c if c.isprintable() else " " for c in value)
+    return " ".join(printable.split())[:limit]
+
+
+def _reason(body: dict[str, object]) -> str:
+    return _text(body.get("reason"), 200) or "no reason given"
+
+
+def _json_body(status: int, body: bytes) -> object:
+    """A 200's JSON, or a 4xx's error body."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise GeocodingError(
+            f"the place search answered {status} with invalid JSON"
+        ) from None
+    if status != 200 and not (isinstance(data, dict) and data.get("error")):
+        raise GeocodingError(f"the place search answered {status}")
+    return data
+
+
+def _retry_after(value: str | None) -> float:
+    """Seconds to wait from a Retry-After header (seconds or an HTTP date)."""
+    if not value:
+        return 0.0
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else 0.0
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return max(0.0, when.timestamp() - time.time())
