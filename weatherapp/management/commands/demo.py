@@ -52,7 +52,12 @@ def rainy_start(speed: float, lead_seconds: float, threshold: float) -> str:
     return str(np.datetime_as_string(hours["time"][ends[0]]))
 
 
-DEMO_PLACE = {"latitude": 36.1, "longitude": -79.95, "threshold": 0.5}
+DEMO_PLACE = {
+    "latitude": 36.1,
+    "longitude": -79.95,
+    "threshold": 0.5,
+    "timezone": "America/New_York",
+}
 
 _HOST_NAME = re.compile(
     r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
