@@ -17,7 +17,7 @@ from django.conf import settings
 
 from weatherapp.deadline import Deadline
 from weatherapp.forecast.variables import HORIZON_HOURS
-from weatherapp.models import Alert, Delivery
+from weatherapp.models import Alert, Delivery, Place
 
 from .netguard import Refused, check_webhook_url, public_address
 from .outcome import Result, not_sent
@@ -88,7 +88,13 @@ def send_webhook(alert: Alert) -> Result:
     refused = not_sent(alert.status)
     if refused is not None:
         return refused
-    place = alert.place
+    return post_signed(alert.place, webhook_payload(alert), idempotency_key(alert))
+
+
+def post_signed(place: Place, payload: dict[str, Any], key: str) -> Result:
+    """POST ``payload`` to the place's webhook: the URL checked by the network
+    guard, the checked address pinned, HMAC-signed, under DELIVERY_DEADLINE.
+    Alerts and the place form's test both go this way."""
     try:
         parts, port = check_webhook_url(place.webhook_url)
         host = parts.hostname
@@ -96,7 +102,7 @@ def send_webhook(alert: Alert) -> Result:
         address = public_address(host, port)
     except Refused as exc:
         return Result(Delivery.Outcome.REFUSED, str(exc))
-    body = json.dumps(webhook_payload(alert)).encode()
+    body = json.dumps(payload).encode()
     timestamp = int(time.time())
     kind = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
     conn = kind(host, port, address, timeout=settings.WEBHOOK_TIMEOUT)
@@ -106,7 +112,7 @@ def send_webhook(alert: Alert) -> Result:
         "User-Agent": settings.USER_AGENT,
         TIMESTAMP_HEADER: str(timestamp),
         SIGNATURE_HEADER: sign(place.webhook_secret, timestamp, body),
-        IDEMPOTENCY_HEADER: idempotency_key(alert),
+        IDEMPOTENCY_HEADER: key,
     }
     with Deadline(settings.DELIVERY_DEADLINE, lambda: conn.sock) as deadline:
         try:
