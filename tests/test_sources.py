@@ -7,12 +7,8 @@ import pytest
 
 from support import DATASET
 from weatherapp.forecast import features
-from weatherapp.forecast.sources import (
-    OpenMeteoSource,
-    ReplaySource,
-    SourceError,
-    _retry_after,
-)
+from weatherapp.forecast.fetch import retry_after
+from weatherapp.forecast.sources import OpenMeteoSource, ReplaySource, SourceError
 
 
 def source(server, **options) -> OpenMeteoSource:
@@ -49,7 +45,7 @@ def test_gives_up_after_the_retries(weather_server):
         source(weather_server, retries=2).recent_hours(36.1, -79.95)
 
 
-def test_429_waits_for_retry_after(weather_server):
+def test_429_waits_forretry_after(weather_server):
     weather_server.fail_next(36.1, -79.95, "429")
     started = time.monotonic()
     source(weather_server, backoff=0.01).recent_hours(36.1, -79.95)
@@ -87,13 +83,13 @@ def test_connection_refused_is_retried_then_an_error():
     ("header", "seconds"), [(None, 0), ("7", 7), ("-3", 0), ("soon", 0)]
 )
 def test_retry_after_header(header, seconds):
-    assert _retry_after(header) == seconds
+    assert retry_after(header) == seconds
 
 
 def test_retry_after_http_date():
     from email.utils import formatdate
 
-    assert 8 <= _retry_after(formatdate(time.time() + 10, usegmt=True)) <= 10
+    assert 8 <= retry_after(formatdate(time.time() + 10, usegmt=True)) <= 10
 
 
 def test_replay_serves_consecutive_windows_and_loops():

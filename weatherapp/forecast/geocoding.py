@@ -15,20 +15,12 @@ committed observations replayed: they come from one station.
 
 from __future__ import annotations
 
-import email.utils
 import functools
-import http.client
-import json
-import logging
 import math
-import time
-import urllib.parse
 import zoneinfo
 from dataclasses import dataclass
 
-from weatherapp.deadline import Deadline
-
-log = logging.getLogger(__name__)
+from .fetch import FetchError, JsonFetcher
 
 MAX_BODY = 1024 * 1024
 MAX_QUERY = 100  # characters of a name sent; longer names match nothing anyway
@@ -82,25 +74,23 @@ class OpenMeteoGeocoder:
         user_agent: str = "weatheralert",
         deadline: float = 10.0,
     ) -> None:
-        url = urllib.parse.urlsplit(base_url)
-        if url.scheme not in ("http", "https") or not url.hostname:
-            raise ValueError(
-                f"OPEN_METEO_GEOCODING_URL {base_url!r} is not an http(s) URL"
-            )
-        self.url = url
-        self.host: str = url.hostname
-        self.connect_timeout = connect_timeout
-        self.read_timeout = read_timeout
-        self.retries = retries
-        self.backoff = backoff
-        self.max_wait = max_wait
-        self.user_agent = user_agent
-        self.deadline = deadline
+        self.fetcher = JsonFetcher(
+            base_url,
+            what="the place search",
+            setting="OPEN_METEO_GEOCODING_URL",
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            retries=retries,
+            backoff=backoff,
+            max_wait=max_wait,
+            user_agent=user_agent,
+            deadline=deadline,
+            max_body=MAX_BODY,
+        )
 
     def query(self, name: str, count: int = 10) -> str:
         params = {"name": name, "count": count, "language": "en", "format": "json"}
-        path = self.url.path.rstrip("/") + "/v1/search"
-        return f"{path}?{urllib.parse.urlencode(params)}"
+        return self.fetcher.path("/v1/search", params)
 
     def search(self, name: str, count: int = 10) -> list[Found]:
         """Places called ``name``, best first; [] when nothing matches.
@@ -109,7 +99,10 @@ class OpenMeteoGeocoder:
         name = " ".join(name.split())[:MAX_QUERY]
         if len(name) < 2:  # Open-Meteo answers one character with nothing
             return []
-        body = self._get_json(self.query(name, count))
+        try:
+            body = self.fetcher.get(self.query(name, count))
+        except FetchError as exc:
+            raise GeocodingError(str(exc)) from None
         if not isinstance(body, dict):
             raise GeocodingError("the place search answered something unexpected")
         if body.get("error"):
@@ -119,55 +112,6 @@ class OpenMeteoGeocoder:
             raise GeocodingError("the place search answered something unexpected")
         found = [place for place in map(parse_result, results) if place is not None]
         return found[:count]
-
-    def _get_json(self, target: str) -> object:
-        problem = ""
-        for attempt in range(self.retries + 1):
-            wait = self.backoff * 2**attempt
-            try:
-                status, headers, body = self._get(target)
-            except (OSError, http.client.HTTPException) as exc:
-                problem = f"{type(exc).__name__}: {exc}"
-            else:
-                if status == 200 or (400 <= status < 500 and status != 429):
-                    return _json_body(status, body)
-                problem = f"HTTP {status}"
-                wait = max(wait, _retry_after(headers.get("Retry-After")))
-            if attempt == self.retries:
-                break
-            wait = min(wait, self.max_wait)
-            log.warning("Open-Meteo geocoding %s; retrying in %.1f s", problem, wait)
-            time.sleep(wait)
-        tries = self.retries + 1
-        raise GeocodingError(
-            f"the place search did not answer after {tries} tries ({problem})"
-        )
-
-    def _get(self, target: str) -> tuple[int, http.client.HTTPMessage, bytes]:
-        kind = (
-            http.client.HTTPSConnection
-            if self.url.scheme == "https"
-            else http.client.HTTPConnection
-        )
-        conn = kind(self.host, self.url.port, timeout=self.connect_timeout)
-        headers = {"User-Agent": self.user_agent, "Accept": "application/json"}
-        # Read timeouts bound each wait; the deadline bounds the whole request.
-        with Deadline(self.deadline, lambda: conn.sock) as deadline:
-            try:
-                conn.connect()
-                conn.sock.settimeout(self.read_timeout)
-                conn.request("GET", target, headers=headers)
-                response = conn.getresponse()
-                answer = response.status, response.headers, response.read(MAX_BODY)
-            except (OSError, http.client.HTTPException):
-                if deadline.expired:
-                    raise TimeoutError(deadline.explain("")) from None
-                raise
-            finally:
-                conn.close()
-        if deadline.expired:  # the body may be cut short: never parse it
-            raise TimeoutError(deadline.explain(""))
-        return answer
 
 
 def parse_result(item: object) -> Found | None:
@@ -242,33 +186,3 @@ def _text(value: object, limit: int) -> str:
 
 def _reason(body: dict[str, object]) -> str:
     return _text(body.get("reason"), 200) or "no reason given"
-
-
-def _json_body(status: int, body: bytes) -> object:
-    """A 200's JSON, or a 4xx's error body."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        raise GeocodingError(
-            f"the place search answered {status} with invalid JSON"
-        ) from None
-    if status != 200 and not (isinstance(data, dict) and data.get("error")):
-        raise GeocodingError(f"the place search answered {status}")
-    return data
-
-
-def _retry_after(value: str | None) -> float:
-    """Seconds to wait from a Retry-After header (seconds or an HTTP date)."""
-    if not value:
-        return 0.0
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        return max(0.0, seconds) if math.isfinite(seconds) else 0.0
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return 0.0
-    return max(0.0, when.timestamp() - time.time())

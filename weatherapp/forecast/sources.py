@@ -13,20 +13,15 @@ Free of Django: alerting/cycle.py makes the one the settings choose.
 
 from __future__ import annotations
 
-import email.utils
-import http.client
-import json
 import logging
 import time
-import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from weatherapp.deadline import Deadline
-
 from . import dataset, features
+from .fetch import FetchError, JsonFetcher
 
 if TYPE_CHECKING:  # numpy.typing is for the checker only, never loaded at runtime
     import numpy.typing as npt
@@ -85,11 +80,9 @@ class ReplaySource:
 
 
 class OpenMeteoSource:
-    """Open-Meteo's forecast API: the past hours of one location per request.
-
-    Connect and read timeouts are separate; 5xx answers, 429 (honouring
-    ``Retry-After``) and network errors are retried with exponential backoff;
-    an error body ``{"error": true, "reason": ...}`` raises with its reason.
+    """Open-Meteo's forecast API: the past hours of one location per request,
+    asked the way fetch.JsonFetcher asks (timeouts, total deadline, retries
+    with backoff and ``Retry-After``); an error body raises with its reason.
     """
 
     PAST_HOURS = features.WINDOW_HOURS + 2
@@ -105,18 +98,19 @@ class OpenMeteoSource:
         user_agent: str = "weatheralert",
         deadline: float = 30.0,
     ) -> None:
-        url = urllib.parse.urlsplit(base_url)
-        if url.scheme not in ("http", "https") or not url.hostname:
-            raise ValueError(f"OPEN_METEO_URL {base_url!r} is not an http(s) URL")
-        self.url = url
-        self.host: str = url.hostname
-        self.connect_timeout = connect_timeout
-        self.read_timeout = read_timeout
-        self.retries = retries
-        self.backoff = backoff
-        self.max_wait = max_wait
-        self.user_agent = user_agent
-        self.deadline = deadline
+        self.fetcher = JsonFetcher(
+            base_url,
+            what="Open-Meteo",
+            setting="OPEN_METEO_URL",
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            retries=retries,
+            backoff=backoff,
+            max_wait=max_wait,
+            user_agent=user_agent,
+            deadline=deadline,
+            max_body=MAX_BODY,
+        )
 
     def query(self, latitude: float, longitude: float) -> str:
         params = {
@@ -128,15 +122,17 @@ class OpenMeteoSource:
             "wind_speed_unit": "ms",
             "timezone": "GMT",
         }
-        path = self.url.path.rstrip("/") + "/v1/forecast"
-        return f"{path}?{urllib.parse.urlencode(params)}"
+        return self.fetcher.path("/v1/forecast", params)
 
     def recent_hours(
         self, latitude: float, longitude: float, now: float | None = None
     ) -> dict[str, npt.NDArray[Any]]:
         from .openmeteo import OpenMeteoError, parse_hourly
 
-        body = self._get_json(self.query(latitude, longitude))
+        try:
+            body = self.fetcher.get(self.query(latitude, longitude))
+        except FetchError as exc:
+            raise SourceError(str(exc)) from None
         try:
             hours = parse_hourly(body)
         except (OpenMeteoError, features.FeatureError) as exc:
@@ -146,78 +142,5 @@ class OpenMeteoSource:
         past = hours["time"] <= np.datetime64(int(now), "s")
         return {name: values[past] for name, values in hours.items()}
 
-    def _get_json(self, target: str) -> object:
-        problem = ""
-        for attempt in range(self.retries + 1):
-            wait = self.backoff * 2**attempt
-            try:
-                status, headers, body = self._get(target)
-            except (OSError, http.client.HTTPException) as exc:
-                problem = f"{type(exc).__name__}: {exc}"
-            else:
-                if status == 200 or (400 <= status < 500 and status != 429):
-                    return _json_body(status, body)
-                problem = f"HTTP {status}"
-                wait = max(wait, _retry_after(headers.get("Retry-After")))
-            if attempt == self.retries:
-                break
-            wait = min(wait, self.max_wait)
-            log.warning("Open-Meteo %s; retrying in %.1f s", problem, wait)
-            time.sleep(wait)
-        tries = self.retries + 1
-        raise SourceError(f"Open-Meteo unavailable after {tries} tries: {problem}")
-
-    def _get(self, target: str) -> tuple[int, http.client.HTTPMessage, bytes]:
-        kind = (
-            http.client.HTTPSConnection
-            if self.url.scheme == "https"
-            else http.client.HTTPConnection
-        )
-        conn = kind(self.host, self.url.port, timeout=self.connect_timeout)
-        headers = {"User-Agent": self.user_agent, "Accept": "application/json"}
-        # Read timeouts bound each wait; the deadline bounds the whole request.
-        with Deadline(self.deadline, lambda: conn.sock) as deadline:
-            try:
-                conn.connect()
-                conn.sock.settimeout(self.read_timeout)
-                conn.request("GET", target, headers=headers)
-                response = conn.getresponse()
-                answer = response.status, response.headers, response.read(MAX_BODY)
-            except (OSError, http.client.HTTPException):
-                if deadline.expired:  # the cut, not the server, broke the answer
-                    raise TimeoutError(deadline.explain("")) from None
-                raise
-            finally:
-                conn.close()
-        if deadline.expired:  # the body may be cut short: never parse it
-            raise TimeoutError(deadline.explain(""))
-        return answer
-
 
 MAX_BODY = 4 * 1024 * 1024
-
-
-def _json_body(status: int, body: bytes) -> object:
-    """A 200's JSON, or a 4xx's error body (which parse_hourly raises on)."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        raise SourceError(f"Open-Meteo answered {status} with invalid JSON") from None
-    if status != 200 and not (isinstance(data, dict) and data.get("error")):
-        raise SourceError(f"Open-Meteo answered {status}")
-    return data
-
-
-def _retry_after(value: str | None) -> float:
-    """Seconds to wait from a Retry-After header (seconds or an HTTP date)."""
-    if not value:
-        return 0.0
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return 0.0
-    return max(0.0, when.timestamp() - time.time())

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -52,7 +53,7 @@ def rainy_start(speed: float, lead_seconds: float, threshold: float) -> str:
     return str(np.datetime_as_string(hours["time"][ends[0]]))
 
 
-DEMO_PLACE = {
+DEMO_PLACE: dict[str, Any] = {
     "latitude": 36.1,
     "longitude": -79.95,
     "threshold": 0.5,
