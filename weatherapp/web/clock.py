@@ -11,7 +11,7 @@ from weatherapp.alerting.decisions import zone_or_utc
 UTC = zoneinfo.ZoneInfo("UTC")
 
 
-def place_zone(name: str) -> zoneinfo.ZoneInfo:
+def shown_zone(name: str) -> zoneinfo.ZoneInfo:
     """The zone called ``name``; UTC when this machine's tz database lacks it
     (the same rule the alerts follow: alerting.decisions.zone_or_utc)."""
     return zone_or_utc(name)[0]

@@ -27,7 +27,7 @@ from weatherapp.models import Alert, ApiToken, Delivery, Place, Prediction
 from . import places as place_pages
 from . import verification
 from .charts import probability_chart
-from .clock import between, clock, place_zone, stamp
+from .clock import between, clock, shown_zone, stamp
 from .forms import PlaceForm, RateLimitedAuthenticationForm, SignUpForm
 from .paging import whole_number, with_latest
 
@@ -116,7 +116,7 @@ def _latest(place: Place) -> dict | None:
     its window and update times in the place's zone."""
     if place.latest_valid_at is None:  # type: ignore[attr-defined]
         return None
-    zone = place_zone(place.timezone)
+    zone = shown_zone(place.timezone)
     valid_at = place.latest_valid_at  # type: ignore[attr-defined]
     probability = place.latest_probability  # type: ignore[attr-defined]
     created_at = getattr(place, "latest_created_at", None) or valid_at
@@ -145,7 +145,7 @@ def _alert_rows(alerts: list[Alert]) -> list[dict]:
     return [
         {
             "alert": a,
-            "when": stamp(a.event_started_at, place_zone(a.place.timezone)),
+            "when": stamp(a.event_started_at, shown_zone(a.place.timezone)),
             "status": a.get_status_display(),
             "deliveries": list(a.deliveries.all()),
         }
@@ -161,7 +161,7 @@ def own_place_or_404(request: HttpRequest, place_id: int) -> Place:
 @login_required
 def place_detail(request: HttpRequest, place_id: int) -> HttpResponse:
     place = own_place_or_404(request, place_id)
-    zone = place_zone(place.timezone)
+    zone = shown_zone(place.timezone)
     latest = place.latest_prediction()
     recent = list(place.predictions.all()[:48])
     series = [(p.valid_at, p.probability) for p in recent]
