@@ -188,3 +188,19 @@ def openapi_contract() -> Iterator[None]:
             "responses that break /api/v1/openapi.json:\n" + "\n".join(found),
             pytrace=False,
         )
+
+
+def store_prediction(
+    place, valid_at, probability: float, version: str = "v1", **fields
+):
+    """The place's cell's prediction for ``valid_at`` (what the cycle stores),
+    with ``probability`` at every horizon unless ``probabilities`` is given."""
+    from weatherapp.models import ModelVersion, Prediction
+
+    fields.setdefault("probabilities", (probability,) * 6)
+    prediction, _ = Prediction.objects.update_or_create(
+        cell_id=place.cell_id,
+        valid_at=valid_at,
+        defaults={"model": ModelVersion.named(version), **fields},
+    )
+    return prediction

@@ -48,11 +48,14 @@ def test_one_fetch_per_cell_however_many_places(open_meteo, owner):
         )
     assert Cell.objects.count() == 3
     cycle()
-    assert len(open_meteo.requests) == 3
-    assert Prediction.objects.count() == 60
-    # One request per cell centre.
-    asked = {(r["latitude"], r["longitude"]) for r in open_meteo.requests}
-    assert asked == {(f"{lat:.4f}", f"{lon:.4f}") for lat, lon in centres}
+    # One request for the chunk, asking once for each cell centre.
+    (request,) = open_meteo.requests
+    assert sorted(request["locations"]) == sorted(
+        (f"{lat:.4f}", f"{lon:.4f}") for lat, lon in centres
+    )
+    # One row per cell, read by all 60 places; every place decided once.
+    assert Prediction.objects.count() == 3
+    assert Place.objects.filter(decided_through__isnull=True).count() == 0
 
 
 def test_inactive_places_and_their_cells_are_not_fetched(open_meteo, owner):
@@ -60,7 +63,7 @@ def test_inactive_places_and_their_cells_are_not_fetched(open_meteo, owner):
     make_place(owner, "on")
     cycle()
     assert len(open_meteo.requests) == 1
-    assert Prediction.objects.get().place.name == "on"
+    assert Prediction.objects.get().cell == Place.objects.get(name="on").cell
 
 
 def test_chunks(settings, owner):
@@ -142,15 +145,36 @@ def test_quiet_hours_suppress_and_never_burst_later(open_meteo, owner):
     assert Alert.objects.count() == 1
 
 
-@pytest.mark.parametrize("fault", ["error", "500", "truncated", "unequal", "missing"])
-def test_a_failing_cell_does_not_stop_the_others(open_meteo, owner, fault, caplog):
+def predicted_places() -> list[str]:
+    cells = Prediction.objects.values_list("cell_id", flat=True)
+    return sorted(Place.objects.filter(cell__in=cells).values_list("name", flat=True))
+
+
+@pytest.mark.parametrize("fault", ["unequal", "missing"])
+def test_a_spoiled_location_costs_only_itself(open_meteo, owner, fault, caplog):
     make_place(owner, "bad", 50.0, 10.0)
     make_place(owner, "good", 36.1, -79.95)
     open_meteo.set(50.0, 10.0, fault)
     cycle()
-    assert list(Prediction.objects.values_list("place__name", flat=True)) == ["good"]
+    assert len(open_meteo.requests) == 1  # both in one request
+    assert predicted_places() == ["good"]
     assert "cell 50.00,10.00 (id " in caplog.text and "skipped" in caplog.text
     assert FaultCount.objects.get(stage="fetch").count == 1
+
+
+@pytest.mark.parametrize("fault", ["error", "500", "truncated"])
+def test_a_failed_request_costs_only_its_locations(
+    open_meteo, owner, fault, caplog, settings
+):
+    settings.OPEN_METEO_LOCATIONS_PER_REQUEST = 2
+    make_place(owner, "bad", 50.0, 10.0)
+    make_place(owner, "same request", 50.0, 10.2)
+    make_place(owner, "good", 36.1, -79.95)
+    open_meteo.set(50.0, 10.0, fault)
+    cycle()
+    assert predicted_places() == ["good"]
+    assert "cell 50.00,10.00 (id " in caplog.text and "skipped" in caplog.text
+    assert FaultCount.objects.get(stage="fetch").count == 2
 
 
 def test_retried_cell_then_success(open_meteo, owner):
@@ -165,18 +189,23 @@ def test_places_in_one_cell_share_one_probability(open_meteo, owner):
     make_place(owner, "a", 36.11, -79.91)
     make_place(owner, "b", 36.14, -79.94)
     cycle()
-    assert len(set(Prediction.objects.values_list("probability", flat=True))) == 1
+    (prediction,) = Prediction.objects.all()
+    a, b = Place.objects.all()
+    assert a.latest_prediction() == b.latest_prediction() == prediction
 
 
-def test_a_chunk_out_of_time_stores_what_it_fetched(open_meteo, owner, caplog):
+def test_a_chunk_out_of_time_stores_what_it_fetched(
+    open_meteo, owner, caplog, settings
+):
     """The time limit of every pool: slow cells past the deadline wait a cycle."""
+    settings.OPEN_METEO_LOCATIONS_PER_REQUEST = 1
     for i, lat in enumerate((10.0, 20.0, 30.0)):
         make_place(owner, f"p{i}", lat, 10.0)
     open_meteo.set(10.0, 10.0, "slow")
     open_meteo.slow_seconds = 0.5
     (chunk,) = the_cycle.cycle_chunks()
     the_cycle.predict_cells(chunk, now=DAYTIME, fetch_seconds=0.2)
-    assert list(Prediction.objects.values_list("place__name", flat=True)) == ["p0"]
+    assert predicted_places() == ["p0"]
     assert "2 of 3 cells left for the next cycle" in caplog.text
     the_cycle.predict_cells(chunk, now=DAYTIME, fetch_seconds=60)
     assert Prediction.objects.count() == 3

@@ -193,7 +193,7 @@ def test_the_cycle_judges_quiet_hours_at_the_events_hour_per_zone(open_meteo, ow
         quiet_end=dt.time(20),
     )
     open_meteo.default = "rainy"
-    open_meteo.end = hour_ago(2, 21)  # the newest hour read is 22:00 UTC
+    open_meteo.end = hour_ago(2, 22)  # the newest hour read: 22:00 UTC
     wall = dt.datetime.combine(
         dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1), dt.time(12), dt.UTC
     )

@@ -9,7 +9,8 @@ import re
 import pytest
 from django.contrib.auth.models import User
 
-from weatherapp.models import ApiToken, Place, Prediction
+from tests.conftest import store_prediction
+from weatherapp.models import ApiToken, Place
 
 pytestmark = pytest.mark.django_db
 NOON = dt.datetime(2026, 11, 28, 12, tzinfo=dt.UTC)
@@ -33,15 +34,13 @@ def add_places(owner, n: int) -> list[Place]:
         )
         places.append(place)
         # Three predictions each; the newest (valid at noon) is the one shown.
-        Prediction.objects.bulk_create(
-            Prediction(
-                place=place,
-                valid_at=NOON - dt.timedelta(hours=h),
-                probability=round(0.01 * (i % 90) + 0.001 * h, 4),
-                model_version="v",
+        for h in range(3):
+            store_prediction(
+                place,
+                NOON - dt.timedelta(hours=h),
+                round(0.01 * (i % 90) + 0.001 * h, 4),
+                "v",
             )
-            for h in range(3)
-        )
     return places
 
 

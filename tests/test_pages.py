@@ -7,6 +7,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core import mail
 
+from tests.conftest import store_prediction
 from weatherapp.alerting.unsubscribe import unsubscribe_token
 from weatherapp.models import Alert, Delivery, Place, Prediction
 
@@ -25,11 +26,11 @@ def place(alice):
         owner=alice, name="Home", latitude=36.1, longitude=-79.9
     )
     for h in range(6):
-        Prediction.objects.create(
-            place=place,
-            valid_at=NOON - dt.timedelta(hours=h),
-            probability=0.734 - h * 0.1,
-            model_version="v1",
+        store_prediction(
+            place,
+            NOON - dt.timedelta(hours=h),
+            0.734 - h * 0.1,
+            "v1",
         )
     alert = Alert.objects.create(
         place=place, event_started_at=NOON, probability=0.734, status="sent"
@@ -248,11 +249,11 @@ def greensboro(alice):
         threshold=0.4,
     )
     for h in range(6):
-        Prediction.objects.create(
-            place=place,
-            valid_at=NOON - dt.timedelta(hours=h),
-            probability=0.67 - h * 0.1,
-            model_version="v1",
+        store_prediction(
+            place,
+            NOON - dt.timedelta(hours=h),
+            0.67 - h * 0.1,
+            "v1",
         )
     Alert.objects.create(
         place=place, event_started_at=NOON, probability=0.67, status="sent"
@@ -326,9 +327,8 @@ def test_a_zone_unknown_here_is_shown_in_utc(client, greensboro):
 
 def test_the_outlook_says_when_and_when_it_was_updated(client, greensboro, settings):
     settings.PREDICTION_INTERVAL_SECONDS = 600
-    latest = greensboro.predictions.get(valid_at=NOON)
     made = dt.datetime(2026, 11, 28, 19, 10, tzinfo=dt.UTC)
-    Prediction.objects.filter(pk=latest.pk).update(created_at=made)
+    greensboro.predictions().filter(valid_at=NOON).update(created_at=made)
     logged_in(client)
     page = client.get(greensboro.get_absolute_url()).content.decode()
     text = re.sub(r"<[^>]+>|\s+", " ", page)
@@ -354,7 +354,7 @@ def test_above_threshold_is_said_in_words_not_only_colour(client, greensboro):
     logged_in(client)
     for url in ("/", greensboro.get_absolute_url()):
         assert "above threshold" in client.get(url).content.decode()
-    Prediction.objects.filter(place=greensboro).update(probability=0.1)
+    Prediction.objects.filter(cell=greensboro.cell).update(probabilities=(0.1,) * 6)
     for url in ("/", greensboro.get_absolute_url()):
         page = client.get(url).content.decode()
         assert "☔ above threshold" not in page

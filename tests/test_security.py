@@ -11,7 +11,8 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from support import ROOT, child_env, open_meteo_body
-from weatherapp.models import Alert, ApiToken, Delivery, Place, Prediction
+from tests.conftest import store_prediction
+from weatherapp.models import Alert, ApiToken, Delivery, Place
 
 pytestmark = pytest.mark.django_db
 
@@ -26,11 +27,11 @@ def alices_place(alice):
     place = Place.objects.create(
         owner=alice, name="Home", latitude=36.1, longitude=-79.9
     )
-    Prediction.objects.create(
-        place=place,
-        valid_at=dt.datetime(2026, 11, 28, 12, tzinfo=dt.UTC),
-        probability=0.42,
-        model_version="v",
+    store_prediction(
+        place,
+        dt.datetime(2026, 11, 28, 12, tzinfo=dt.UTC),
+        0.42,
+        "v",
     )
     alert = Alert.objects.create(
         place=place,

@@ -24,7 +24,10 @@ def test_fetches_the_past_hours_in_si_units(weather_server):
     assert request["query"]["wind_speed_unit"] == "ms"
     assert request["query"]["timezone"] == "GMT"
     assert int(request["query"]["past_hours"]) >= features.WINDOW_HOURS
-    assert request["query"]["hourly"].split(",") == list(features.VARIABLES)
+    assert request["query"]["hourly"].split(",") == [
+        *features.VARIABLES,
+        "precipitation_probability",
+    ]
     assert request["user_agent"] == "weatheralert-test/1"
     # The forecast hour is dropped: the newest hour is the server's "now".
     assert hours["time"][-1] == weather_server.end

@@ -6,7 +6,13 @@ Each cell's weather (``"rainy"``, ``"dry"``) or fault (``"error"``: an error
 body, ``"500"``, ``"429"``, ``"slow"``, ``"drip"``: a byte every
 ``drip_seconds``, ``"truncated"`` JSON, ``"unequal"`` arrays, a ``"missing"``
 variable) is set per (latitude, longitude) by the test; every request is
-recorded.
+recorded. Like Open-Meteo it takes comma-separated coordinates and answers
+several locations with a list (a fault of any one fails the request, except
+"unequal" and "missing", which spoil only that location's element), keeps
+connections alive (HTTP/1.1), adds ``forecast_hours`` after the past ones
+with ``precipitation_probability`` when asked, and can be made slow
+(``latency`` seconds a request) and unreliable (``failure_rate``: that share
+of requests answered 500, from a seeded generator).
 """
 
 from __future__ import annotations
@@ -35,6 +41,12 @@ class WeatherServer:
         self.slow_seconds = 2.0
         self.drip_seconds = 1.0
         self.lock = threading.Lock()
+        self.latency = 0.0
+        self.failure_rate = 0.0
+        self.rng = np.random.default_rng(0)
+        # Open-Meteo's hourly chance of precipitation per location (%); by
+        # default 80 for an hour with rain >= 0.1 mm in the data, else 10.
+        self.chances: dict[tuple[str, str], list[float]] = {}
         # GET /v1/search (geocoding): names answered with canned places, and
         # faults consumed in order ("500", "429", "error", "slow", "invalid").
         self.places = dict(PLACES)
@@ -42,6 +54,8 @@ class WeatherServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as Open-Meteo does
+
             def do_GET(self):  # noqa: N802 (http.server's name)
                 server.handle(self)
 
@@ -65,19 +79,33 @@ class WeatherServer:
 
     def requests_for(self, latitude: float, longitude: float) -> list[dict]:
         key = _key(latitude, longitude)
-        return [r for r in self.requests if (r["latitude"], r["longitude"]) == key]
+        return [r for r in self.requests if key in r["locations"]]
 
-    def body(self, kind: str, past_hours: int) -> dict:
+    def body(
+        self,
+        kind: str,
+        past_hours: int,
+        ahead: int = 1,
+        chances: list[float] | None = None,
+        key: tuple[str, str] = ("", ""),
+    ) -> dict:
         end = self.ends[kind]
-        window = slice(end - past_hours + 1, end + 1)
-        times = self.end + (np.arange(past_hours) - past_hours + 1) * HOUR
-        # Open-Meteo adds the forecast hours after the past ones.
-        times = np.concatenate([times, [self.end + HOUR]])
+        # Open-Meteo adds the forecast hours after the past ones: here the
+        # recorded hours that followed.
+        rows = slice(end - past_hours + 1, end + 1 + ahead)
+        n = past_hours + ahead
+        times = self.end + (np.arange(n) - past_hours + 1) * HOUR
         hourly = {"time": [str(t.astype("datetime64[m]")) for t in times]}
         for name, values in self.hours.items():
             if name != "time":
-                series = [round(float(v), 2) for v in values[window]]
-                hourly[name] = [*series, series[-1]]
+                hourly[name] = [round(float(v), 2) for v in values[rows]]
+        if chances is not None:
+            given = self.chances.get(key)
+            rain = np.asarray(self.hours["precipitation"][rows]) >= 0.1
+            default = np.where(rain, 80.0, 10.0).tolist()
+            hourly["precipitation_probability"] = (
+                [*default[:past_hours], *given][:n] if given else default
+            )
         return {
             "latitude": 0.0,
             "longitude": 0.0,
@@ -103,25 +131,43 @@ class WeatherServer:
     def handle(self, request: BaseHTTPRequestHandler) -> None:
         url = urllib.parse.urlsplit(request.path)
         query = dict(urllib.parse.parse_qsl(url.query))
-        key = (query.get("latitude", ""), query.get("longitude", ""))
+        lats = query.get("latitude", "").split(",")
+        lons = query.get("longitude", "").split(",")
+        keys = list(zip(lats, lons, strict=False))
         with self.lock:
             self.requests.append(
                 {
                     "path": url.path,
                     "query": query,
-                    "latitude": key[0],
-                    "longitude": key[1],
+                    "latitude": query.get("latitude", ""),
+                    "longitude": query.get("longitude", ""),
+                    "locations": keys,
                     "user_agent": request.headers.get("User-Agent", ""),
                 }
             )
-            pending = self.faults.get(key) or []
-            fault = pending.pop(0) if pending else None
-            weather = self.weather.get(key, self.default)
+            faults = []
+            for key in keys:
+                pending = self.faults.get(key) or []
+                fault = pending.pop(0) if pending else None
+                weather = self.weather.get(key, self.default)
+                faults.append(fault or (weather if weather not in self.ends else None))
+            kinds = [
+                w if w in self.ends else "dry"
+                for w in (self.weather.get(k, self.default) for k in keys)
+            ]
+            failed = self.rng.random() < self.failure_rate
         if url.path == "/v1/search":
             return self.search(request, query)
-        fault = fault or (weather if weather not in self.ends else None)
+        if self.latency:
+            time.sleep(self.latency)
         if url.path != "/v1/forecast":
             return self.reply(request, 404, {"error": True, "reason": "Not Found"})
+        if failed:
+            return self.reply(request, 500, {"error": True, "reason": "internal"})
+        # A fault of one location fails the whole request, as a server error
+        # would; a spoiled element spoils only its location.
+        whole = [f for f in faults if f not in (None, "unequal", "missing")]
+        fault = whole[0] if whole else None
         if fault == "500":
             return self.reply(request, 500, {"error": True, "reason": "internal"})
         if fault == "429":
@@ -140,22 +186,29 @@ class WeatherServer:
         if fault == "truncated":
             body = json.dumps(self.body("rainy", 26)).encode()[:200]
             return self.reply_raw(request, 200, body)
-        if fault in ("unequal", "missing"):
-            body = self.body("rainy", int(query.get("past_hours", "26")))
-            if fault == "unequal":
-                body["hourly"]["cloud_cover"] = body["hourly"]["cloud_cover"][:-3]
-            else:
-                del body["hourly"]["dew_point_2m"]
-            return self.reply(request, 200, body)
         if fault == "slow":
             time.sleep(self.slow_seconds)
         if fault == "drip":  # a valid answer, one byte every drip_seconds
             body = json.dumps(self.body("rainy", 26)).encode()
             return drip(request, 200, body, self.drip_seconds)
         past = int(query.get("past_hours", "26"))
-        self.reply(
-            request, 200, self.body(weather if weather in self.ends else "dry", past)
-        )
+        ahead = int(query.get("forecast_hours", "1"))
+        wants_chances = "precipitation_probability" in query.get("hourly", "")
+        bodies = []
+        for key, kind, spoil in zip(keys, kinds, faults, strict=True):
+            body = self.body(
+                "rainy" if spoil in ("unequal", "missing") else kind,
+                past,
+                ahead,
+                [] if wants_chances else None,
+                key,
+            )
+            if spoil == "unequal":
+                body["hourly"]["cloud_cover"] = body["hourly"]["cloud_cover"][:-3]
+            elif spoil == "missing":
+                del body["hourly"]["dew_point_2m"]
+            bodies.append(body)
+        self.reply(request, 200, bodies[0] if len(bodies) == 1 else bodies)
 
     def search(self, request: BaseHTTPRequestHandler, query: dict) -> None:
         """Open-Meteo's geocoding: ``{"results": [...]}``, no "results" key
@@ -180,7 +233,7 @@ class WeatherServer:
         self.reply(request, 200, body)
 
     def reply(
-        self, request, status: int, body: dict, headers: dict | None = None
+        self, request, status: int, body: dict | list, headers: dict | None = None
     ) -> None:
         self.reply_raw(request, status, json.dumps(body).encode(), headers)
 

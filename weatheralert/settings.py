@@ -267,8 +267,16 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": PREDICTION_INTERVAL_SECONDS,
         # A cycle not started before the next one is due is dropped, not queued.
         "options": {"expires": PREDICTION_INTERVAL_SECONDS},
-    }
+    },
+    "prune": {
+        "task": "weatherapp.tasks.prune_predictions",
+        "schedule": 3600.0,
+        "options": {"expires": 3600.0},
+    },
 }
+# Raw predictions (one row per cell and hour) older than this are deleted: the
+# place page shows 24 hours, verification needs the 6 hours after a row.
+PREDICTION_RETENTION_HOURS = float(os.environ.get("PREDICTION_RETENTION_HOURS", "30"))
 
 # Memory lines like Heroku's log-runtime-metrics, and an R14-like warning.
 RUNTIME_METRICS_INTERVAL = float(os.environ.get("RUNTIME_METRICS_INTERVAL", "20"))
@@ -290,7 +298,26 @@ CHUNK_FETCH_SECONDS = float(os.environ.get("CHUNK_FETCH_SECONDS", "180"))
 # may run faster than real time (WEATHER_REPLAY_SPEED hours per hour);
 # "open-meteo" asks OPEN_METEO_URL.
 WEATHER_SOURCE = os.environ.get("WEATHER_SOURCE", "replay")
-OPEN_METEO_URL = os.environ.get("OPEN_METEO_URL", "https://api.open-meteo.com")
+# With an API key (Open-Meteo's commercial plans) requests go to the customer
+# endpoint and carry the key; without one, to the free API.
+OPEN_METEO_API_KEY = os.environ.get("OPEN_METEO_API_KEY", "")
+OPEN_METEO_URL = os.environ.get(
+    "OPEN_METEO_URL",
+    "https://customer-api.open-meteo.com"
+    if OPEN_METEO_API_KEY
+    else "https://api.open-meteo.com",
+)
+# Locations per forecast request (Open-Meteo takes up to 1,000; it bills one
+# call per location either way, but every request saved is a round trip).
+OPEN_METEO_LOCATIONS_PER_REQUEST = int(
+    os.environ.get("OPEN_METEO_LOCATIONS_PER_REQUEST", "100")
+)
+# Calls a day we may make (the free tier's is 10,000 per address); a warning
+# is logged once a day when this share of it is used (also on /metrics).
+OPEN_METEO_DAILY_BUDGET = float(os.environ.get("OPEN_METEO_DAILY_BUDGET", "10000"))
+OPEN_METEO_BUDGET_WARN_SHARE = float(
+    os.environ.get("OPEN_METEO_BUDGET_WARN_SHARE", "0.8")
+)
 # The place form's search by name (Open-Meteo's geocoding API), with the
 # OPEN_METEO_* timeouts and backoff; not asked when WEATHER_SOURCE is "replay".
 OPEN_METEO_GEOCODING_URL = os.environ.get(

@@ -2,6 +2,7 @@ import hashlib
 import secrets
 import unicodedata
 import zoneinfo
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
@@ -10,6 +11,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.urls import reverse
+
+from weatherapp.forecast.variables import HORIZON_HOURS
 
 
 def validate_timezone(name: str) -> None:
@@ -41,18 +44,26 @@ def new_webhook_secret() -> str:
 
 
 class Cell(models.Model):
-    """A grid square fetched once per cycle for every place inside it.
+    """A grid square fetched once per hour for every place inside it.
 
     Open-Meteo's free tier allows about 10,000 calls a day per IP address (and
     Heroku apps share outbound addresses), so places share their cell's fetch.
+    A cell carries its own geometry (``size`` in degrees and its centre): a
+    changed CELL_DEGREES makes new cells for the places it moves and never
+    reinterprets an old cell or its predictions.
     """
 
+    size = models.FloatField(help_text="Edge in degrees (CELL_DEGREES when made).")
     lat_index = models.IntegerField()
     lon_index = models.IntegerField()
+    latitude = models.FloatField(editable=False)
+    longitude = models.FloatField(editable=False)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["lat_index", "lon_index"], name="one_cell")
+            models.UniqueConstraint(
+                fields=["size", "lat_index", "lon_index"], name="one_cell_per_square"
+            )
         ]
 
     def __str__(self) -> str:
@@ -62,21 +73,46 @@ class Cell(models.Model):
     def degrees() -> float:
         return settings.CELL_DEGREES
 
+    @staticmethod
+    def square(
+        latitude: float, longitude: float, size: float
+    ) -> dict[str, float | int]:
+        """The fields of the ``size``-degree cell holding a location."""
+        lat_index, lon_index = round(latitude / size), round(longitude / size)
+        return {
+            "size": size,
+            "lat_index": lat_index,
+            "lon_index": lon_index,
+            "latitude": round(lat_index * size, 6),
+            "longitude": round(lon_index * size, 6),
+        }
+
     @classmethod
     def for_location(cls, latitude: float, longitude: float) -> "Cell":
-        size = cls.degrees()
+        """The current grid's cell holding a location (made when new)."""
+        fields = cls.square(latitude, longitude, cls.degrees())
+        key = {k: fields[k] for k in ("size", "lat_index", "lon_index")}
         cell, _ = cls.objects.get_or_create(
-            lat_index=round(latitude / size), lon_index=round(longitude / size)
+            **key,
+            defaults={"latitude": fields["latitude"], "longitude": fields["longitude"]},
         )
         return cell
 
-    @property
-    def latitude(self) -> float:
-        return round(self.lat_index * self.degrees(), 6)
 
-    @property
-    def longitude(self) -> float:
-        return round(self.lon_index * self.degrees(), 6)
+class ModelVersion(models.Model):
+    """A model card's version, named once and referenced by a two-byte id from
+    every stored prediction (the table that grows)."""
+
+    id = models.SmallAutoField(primary_key=True)
+    name = models.CharField(max_length=64, unique=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def named(cls, name: str) -> "ModelVersion":
+        version, _ = cls.objects.get_or_create(name=name)
+        return version
 
 
 class Place(models.Model):
@@ -133,6 +169,10 @@ class Place(models.Model):
     rain_event_open = models.BooleanField(default=False, editable=False)
     event_dry_hours = models.PositiveSmallIntegerField(default=0, editable=False)
     last_event_ended_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The newest prediction hour (valid_at) this place was decided on: a
+    # retried or duplicated chunk, or a cell fetched twice in an hour, never
+    # decides a place twice for one hour.
+    decided_through = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -168,31 +208,102 @@ class Place(models.Model):
             raise ValidationError("Give both ends of the quiet hours, or neither.")
 
     def latest_prediction(self) -> "Prediction | None":
-        return self.predictions.order_by("-valid_at").first()
+        return self.predictions().first()
+
+    @property
+    def latest_probability(self) -> float | None:
+        """With ``paging.with_latest``'s annotation: the newest prediction's
+        probability within the alert horizon."""
+        values = getattr(self, "latest_probabilities", None)
+        return None if values is None else within(values, HORIZON_HOURS)
+
+    def predictions(self) -> "models.QuerySet[Prediction]":
+        """The predictions of the place's cell, newest first."""
+        return Prediction.objects.filter(cell_id=self.cell_id).order_by("-valid_at")
+
+
+def within(probabilities: Sequence[float], hours: int) -> float:
+    """P(rain within ``hours``) from a row's probabilities for 1, 2, ... hours
+    (a one-horizon model's single value answers for its own horizon)."""
+    return float(probabilities[min(hours, len(probabilities)) - 1])
+
+
+class Probabilities(models.BinaryField):
+    """P(rain within 1, 2, ... hours) as two-byte basis points (0-10000): 12
+    bytes for six horizons where six float columns take 48, in the table that
+    grows with every cell and hour. Read back as a tuple of floats."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("editable", False)
+        super().__init__(*args, **kwargs)
+
+    def from_db_value(
+        self, value: Any, expression: Any, connection: Any
+    ) -> tuple[float, ...] | None:
+        if value is None:
+            return None
+        raw = bytes(value)
+        return tuple(
+            int.from_bytes(raw[i : i + 2], "little") / 10000
+            for i in range(0, len(raw), 2)
+        )
+
+    def get_prep_value(self, value: Any) -> Any:
+        if value is None or isinstance(value, bytes | memoryview):
+            return value
+        return b"".join(
+            round(min(max(float(p), 0.0), 1.0) * 10000).to_bytes(2, "little")
+            for p in value
+        )
+
+    def to_python(self, value: Any) -> Any:
+        if isinstance(value, bytes | memoryview):
+            return self.from_db_value(value, None, None)
+        return value
+
+    def value_to_string(self, obj: Any) -> str:
+        value = self.value_from_object(obj)
+        return "" if value is None else ",".join(f"{p:.4f}" for p in value)
 
 
 class Prediction(models.Model):
-    """The model's probability of rain within the horizon after ``valid_at``."""
+    """One cell's rain probabilities for the hours after ``valid_at``: every
+    place in the cell reads this row (one row per cell and hour, not per
+    place), pruned after PREDICTION_RETENTION_HOURS (alerting/retention.py)."""
 
-    place = models.ForeignKey(
-        Place, on_delete=models.CASCADE, related_name="predictions"
-    )
+    pk = models.CompositePrimaryKey("cell_id", "valid_at")
+    cell = models.ForeignKey(Cell, on_delete=models.CASCADE)
     # UTC time of the newest observation the model read.
     valid_at = models.DateTimeField()
-    probability = models.FloatField()
-    model_version = models.CharField(max_length=64)
+    # Ours: P(rain >= 0.1 mm within k hours) for k in the model's horizons.
+    probabilities = Probabilities()
+    # The weather source's own forecast of the same, when it gave one.
+    provider = Probabilities(null=True)
+    model = models.ForeignKey(ModelVersion, on_delete=models.PROTECT)
     created_at = models.DateTimeField(auto_now_add=True)
+    # What happened (verification): whether the last observed hour was wet
+    # (rain already falling is not an onset), and once the source reported
+    # the hours after valid_at, the first hour with rain (0: none in range).
+    raining = models.BooleanField(default=False)
+    rain_hour = models.PositiveSmallIntegerField(null=True)
 
     class Meta:
         ordering = ["-valid_at"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["place", "valid_at"], name="one_prediction_per_hour"
-            )
-        ]
 
     def __str__(self) -> str:
-        return f"{self.place}: {self.probability:.2f} at {self.valid_at:%Y-%m-%d %H:%M}"
+        return f"{self.cell}: {self.probability:.2f} at {self.valid_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def probability(self) -> float:
+        """P(rain within the alert horizon, HORIZON_HOURS)."""
+        return self.within(HORIZON_HOURS)
+
+    def within(self, hours: int) -> float:
+        return within(self.probabilities, hours)
+
+    @property
+    def model_version(self) -> str:
+        return self.model.name
 
 
 class Alert(models.Model):
@@ -317,6 +428,22 @@ class FaultCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.stage}: {self.count}"
+
+
+class WeatherUsage(models.Model):
+    """Requests to the weather API per UTC day, and the calls Open-Meteo
+    bills for them (one per location, more for many variables): what the
+    daily budget is checked against, and /metrics shows."""
+
+    day = models.DateField(unique=True)
+    requests = models.PositiveIntegerField(default=0)
+    calls = models.FloatField(default=0.0)
+
+    class Meta:
+        verbose_name_plural = "weather usage"
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.requests} requests, {self.calls:g} calls"
 
 
 class EmailAddress(models.Model):

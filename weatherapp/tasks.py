@@ -50,6 +50,17 @@ def predict_cells(cell_ids: list[int]) -> None:
     )
 
 
+@app.task(
+    name="weatherapp.tasks.prune_predictions", soft_time_limit=240, time_limit=300
+)
+def prune_predictions() -> int:
+    """Beat's hourly pruning of raw predictions past their retention."""
+    from .alerting.cycle import newest_hour
+    from .alerting.retention import prune_predictions as prune
+
+    return prune(newest_hour())
+
+
 # Deliveries queue behind the cycle's tasks (Redis priorities: 0, the default,
 # goes first): a backlog of slow receivers, each bounded by DELIVERY_DEADLINE,
 # never holds back the next cycle by more than the attempt in progress.

@@ -20,13 +20,24 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from weatherapp.models import Alert, Cell, FaultCount, Place, Prediction
+from weatherapp.forecast.variables import HORIZON_HOURS
+from weatherapp.models import (
+    Alert,
+    Cell,
+    FaultCount,
+    ModelVersion,
+    Place,
+    Prediction,
+    WeatherUsage,
+)
 
 from .decisions import EventState, Rules, decide, quiet_at, zone_or_utc
 
 if TYPE_CHECKING:
+    import numpy as np
     import numpy.typing as npt
 
+    from weatherapp.ai.predictor import RainModel
     from weatherapp.forecast.sources import OpenMeteoSource, ReplaySource
 
 log = logging.getLogger(__name__)
@@ -43,6 +54,11 @@ def weather_source() -> ReplaySource | OpenMeteoSource:
             if _source is None:
                 _source = make_source()
     return _source
+
+
+def newest_hour() -> dt.datetime:
+    """The newest hour the weather source has now (a replay's own clock)."""
+    return _utc(weather_source().newest_hour())
 
 
 def make_source() -> ReplaySource | OpenMeteoSource:
@@ -64,12 +80,17 @@ def make_source() -> ReplaySource | OpenMeteoSource:
             backoff=settings.OPEN_METEO_BACKOFF,
             user_agent=settings.USER_AGENT,
             deadline=settings.OPEN_METEO_DEADLINE,
+            api_key=settings.OPEN_METEO_API_KEY,
+            locations_per_request=settings.OPEN_METEO_LOCATIONS_PER_REQUEST,
+            on_request=count_weather_request,
         )
     raise ValueError(f"unknown WEATHER_SOURCE {settings.WEATHER_SOURCE!r}")
 
 
 def cycle_chunks() -> list[list[int]]:
-    """The ids of every cell with an active place, in chunks for the workers."""
+    """The ids of every cell with an active place, in chunks for the workers
+    (after moving some places onto the current grid, see regrid_places)."""
+    regrid_places()
     ids = list(
         Cell.objects.filter(places__active=True)
         .distinct()
@@ -78,6 +99,30 @@ def cycle_chunks() -> list[list[int]]:
     )
     size = settings.CYCLE_CHUNK_CELLS
     return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+def regrid_places(limit: int = 5000) -> int:
+    """Move up to ``limit`` active places whose cell is of another size than
+    CELL_DEGREES onto cells of the current grid; the old cells and their
+    predictions stay where they were. Bounded, so that a changed setting at
+    a million places spreads over a few cycles."""
+    size = Cell.degrees()
+    places = list(
+        Place.objects.filter(active=True)
+        .exclude(cell__size=size)
+        .only("pk", "latitude", "longitude")[:limit]
+    )
+    cells: dict[tuple[int, int], Cell] = {}
+    for place in places:
+        square = Cell.square(place.latitude, place.longitude, size)
+        key = (int(square["lat_index"]), int(square["lon_index"]))
+        if key not in cells:
+            cells[key] = Cell.for_location(place.latitude, place.longitude)
+        place.cell = cells[key]
+    Place.objects.bulk_update(places, ["cell"], batch_size=1000)
+    if places:
+        log.info("moved %d places onto the %g-degree grid", len(places), size)
+    return len(places)
 
 
 # Told the ids of a cell's new alerts once they are committed.
@@ -90,114 +135,155 @@ def predict_cells(
     fetch_seconds: float | None = None,
     on_commit: AlertsCommitted | None = None,
 ) -> list[int]:
-    """Fetch each cell once, score every cell in one invoke, store and decide.
+    """Fetch the cells' weather in few requests, score every cell in one
+    invoke, store one prediction per cell and decide each place.
 
-    A cell whose weather cannot be had is logged and skipped; so is a cell or
-    a place whose storing or deciding fails: the others go on, and each
-    failure is logged with its id and counted (FaultCount, /metrics).
-    Fetching stops after ``fetch_seconds`` (a time limit that works in every
-    Celery pool): the cells fetched so far are scored and stored, the rest
-    wait for the next cycle. Idempotent: a place that already has a
-    prediction for the hour is left alone, so a duplicated or retried chunk
-    changes nothing and alerts nobody twice.
+    A cell already predicted for the newest hour the source has is not
+    fetched again (the data changes hourly, the cycle runs more often); its
+    places not yet decided on that hour (new, or left by a dead worker) are
+    decided from the stored row. A cell whose weather cannot be had is logged
+    and skipped; so is a cell or a place whose storing or deciding fails: the
+    others go on, and each failure is logged with its id and counted
+    (FaultCount, /metrics). Fetching stops after ``fetch_seconds`` (a time
+    limit that works in every Celery pool): the cells fetched so far are
+    scored and stored, the rest wait for the next cycle. Idempotent: a place
+    is decided once per hour (``Place.decided_through``), so a duplicated or
+    retried chunk changes nothing and alerts nobody twice.
 
     Each cell's writes are one transaction; ``on_commit`` hears its new
     alerts right after that commit (the task queues their delivery there),
     so a worker that dies later in the chunk has already handed them over.
     Returns every new alert's id.
     """
+    source = weather_source()
+    cells = list(Cell.objects.filter(pk__in=cell_ids).order_by("pk"))
+    newest = newest_hour()
+    stored = {
+        p.cell_id: p for p in Prediction.objects.filter(cell__in=cells, valid_at=newest)
+    }
+    todo = [cell for cell in cells if cell.pk not in stored]
+    predictions = list(stored.values()) + fetch_and_predict(source, todo, fetch_seconds)
+    now = now or timezone.now()
+    alert_ids: list[int] = []
+    by_cell = {cell.pk: cell for cell in cells}
+    for prediction in sorted(predictions, key=lambda p: p.cell_id):
+        cell = by_cell[prediction.cell_id]
+        try:
+            alert_ids += store_and_decide(cell, prediction, now, on_commit)
+        except Exception:  # one bad cell must not cost the rest of the chunk
+            log.exception("%s (id %s) not stored; the chunk goes on", cell, cell.pk)
+            count_fault(FaultCount.Stage.CELL)
+    return alert_ids
+
+
+def fetch_and_predict(
+    source: ReplaySource | OpenMeteoSource,
+    cells: list[Cell],
+    fetch_seconds: float | None,
+) -> list[Prediction]:
+    """New (unsaved) predictions for the cells whose weather could be had."""
     import numpy as np
 
-    from weatherapp.ai.predictor import ModelError, predict_rain_batch
+    from weatherapp.ai.predictor import ModelError
     from weatherapp.forecast import features
     from weatherapp.forecast.sources import SourceError
     from weatherapp.ops.runtime import rain_model
 
-    source = weather_source()
-    fetched: list[tuple[Cell, np.datetime64]] = []
-    windows: list[npt.NDArray[np.float32]] = []
-    cells = list(Cell.objects.filter(pk__in=cell_ids).order_by("pk"))
     deadline = None if fetch_seconds is None else time.monotonic() + fetch_seconds
-    for done, cell in enumerate(cells):
+    fetched: list[tuple[Cell, np.datetime64, tuple[float, ...] | None, bool]] = []
+    windows: list[npt.NDArray[np.float32]] = []
+    step = source.locations_per_request
+    for start in range(0, len(cells), step):
         if deadline is not None and time.monotonic() > deadline:
             log.warning(
                 "chunk out of time after %.0f s: "
                 "%d of %d cells left for the next cycle",
                 fetch_seconds,
-                len(cells) - done,
+                len(cells) - start,
                 len(cells),
             )
             break
-        try:
-            hours = source.recent_hours(cell.latitude, cell.longitude)
-            window, end = features.latest_window(hours)
-        except (SourceError, features.FeatureError) as exc:
-            log.warning("%s (id %s) skipped: %s", cell, cell.pk, exc)
-            count_fault(FaultCount.Stage.FETCH)
-            continue
-        windows.append(window)
-        fetched.append((cell, end))
+        batch = cells[start : start + step]
+        answers = source.recent_weather([(c.latitude, c.longitude) for c in batch])
+        for cell, weather in zip(batch, answers, strict=True):
+            try:
+                if isinstance(weather, SourceError):
+                    raise weather
+                window, end = features.latest_window(weather.hours)
+            except (SourceError, features.FeatureError) as exc:
+                log.warning("%s (id %s) skipped: %s", cell, cell.pk, exc)
+                count_fault(FaultCount.Stage.FETCH)
+                continue
+            last_hour = window[-1, features.VARIABLES.index("precipitation")]
+            raining = bool(last_hour >= features.RAIN_MM)
+            windows.append(window)
+            fetched.append((cell, end, weather.chances, raining))
     if not fetched:
         return []
-    end_times = np.array([end for _, end in fetched], dtype="datetime64[s]")
-    longitudes = np.array([cell.longitude for cell, _ in fetched])
+    end_times = np.array([end for _, end, _, _ in fetched], dtype="datetime64[s]")
+    longitudes = np.array([cell.longitude for cell, _, _, _ in fetched])
     try:
         model = rain_model()
-        probabilities = predict_rain_batch(
+        probabilities = predict_horizons_batch(
             np.stack(windows), end_times, longitudes, model
         )
-        version = model.card["version"]
+        version = ModelVersion.named(model.card["version"])
     except ModelError:
         log.exception("the rain model is unavailable; cycle chunk skipped")
         return []
-    now = now or timezone.now()
-    alert_ids: list[int] = []
-    for (cell, end), probability in zip(fetched, probabilities, strict=True):
-        valid_at = dt.datetime.fromtimestamp(int(end.astype("int64")), tz=dt.UTC)
-        try:
-            new = store_and_decide(
-                cell, valid_at, float(probability), version, now, on_commit
-            )
-        except Exception:  # one bad cell must not cost the rest of the chunk
-            log.exception("%s (id %s) not stored; the chunk goes on", cell, cell.pk)
-            count_fault(FaultCount.Stage.CELL)
-            continue
-        alert_ids += new
-    return alert_ids
+    return [
+        Prediction(
+            cell=cell,
+            valid_at=_utc(end),
+            probabilities=tuple(float(p) for p in row),
+            provider=chances,
+            model=version,
+            raining=raining,
+        )
+        for (cell, end, chances, raining), row in zip(
+            fetched, probabilities, strict=True
+        )
+    ]
+
+
+def predict_horizons_batch(
+    windows: npt.NDArray[np.float32],
+    end_times: npt.NDArray[np.datetime64],
+    longitudes: npt.NDArray[np.float64],
+    model: RainModel,
+) -> npt.NDArray[np.float32]:
+    """P(rain within k h) per window, one column per horizon of the model."""
+    from weatherapp.ai import predictor
+
+    if hasattr(predictor, "predict_horizons_batch"):
+        return predictor.predict_horizons_batch(windows, end_times, longitudes, model)
+    return predictor.predict_rain_batch(windows, end_times, longitudes, model)[:, None]
+
+
+def _utc(time64: np.datetime64) -> dt.datetime:
+    return dt.datetime.fromtimestamp(int(time64.astype("int64")), tz=dt.UTC)
 
 
 def store_and_decide(
     cell: Cell,
-    valid_at: dt.datetime,
-    probability: float,
-    version: str,
+    prediction: Prediction,
     now: dt.datetime,
     on_commit: AlertsCommitted | None = None,
 ) -> list[int]:
-    """One cell's probability for its active places: predictions and alerts,
-    in one transaction; a place whose decision fails loses only itself."""
+    """One cell's prediction (stored unless it is already) and a decision for
+    each of its active places not yet decided on its hour, in one
+    transaction; a place whose decision fails loses only itself."""
+    valid_at = prediction.valid_at
     with transaction.atomic():
-        places = list(cell.places.filter(active=True).select_for_update())
-        done = set(
-            Prediction.objects.filter(place__in=places, valid_at=valid_at).values_list(
-                "place_id", flat=True
-            )
-        )
-        todo = [place for place in places if place.pk not in done]
-        Prediction.objects.bulk_create(
-            [
-                Prediction(
-                    place=place,
-                    valid_at=valid_at,
-                    probability=probability,
-                    model_version=version,
-                )
-                for place in todo
-            ],
-            ignore_conflicts=True,
+        Prediction.objects.bulk_create([prediction], ignore_conflicts=True)
+        places = list(
+            cell.places.filter(active=True)
+            .filter(Q(decided_through__isnull=True) | Q(decided_through__lt=valid_at))
+            .select_for_update()
         )
         alert_ids: list[int] = []
-        for place in todo:
+        for place in places:
+            probability = prediction.within(HORIZON_HOURS)
             try:
                 with transaction.atomic():  # a savepoint: only this place undone
                     alert_id = decide_place(place, valid_at, probability, now)
@@ -207,6 +293,9 @@ def store_and_decide(
                 continue
             if alert_id is not None:
                 alert_ids.append(alert_id)
+        Place.objects.filter(pk__in=[p.pk for p in places]).update(
+            decided_through=valid_at
+        )
         if alert_ids and on_commit is not None:
             transaction.on_commit(functools.partial(on_commit, alert_ids))
     return alert_ids
@@ -284,6 +373,34 @@ def count_fault(stage: str) -> None:
             )
     except DatabaseError:
         log.exception("fault count for %s not stored", stage)
+
+
+def count_weather_request(requests: int, calls: float) -> None:
+    """Count a request to the weather API for today (UTC), and warn once a
+    day when the calls pass OPEN_METEO_BUDGET_WARN_SHARE of
+    OPEN_METEO_DAILY_BUDGET (Open-Meteo's free tier: 10,000 calls a day per
+    address, shared by every app on that address)."""
+    today = timezone.now().date()
+    try:
+        with transaction.atomic():
+            WeatherUsage.objects.get_or_create(day=today)
+            WeatherUsage.objects.filter(day=today).update(
+                requests=F("requests") + requests, calls=F("calls") + calls
+            )
+            total = WeatherUsage.objects.values_list("calls", flat=True).get(day=today)
+    except DatabaseError:
+        log.exception("weather request not counted")
+        return
+    budget = settings.OPEN_METEO_DAILY_BUDGET
+    limit = budget * settings.OPEN_METEO_BUDGET_WARN_SHARE
+    if total - calls < limit <= total:
+        log.warning(
+            "weather API budget: %.0f of %.0f calls used today (%.0f%%); "
+            "see OPEN_METEO_DAILY_BUDGET and OPEN_METEO_API_KEY",
+            total,
+            budget,
+            100 * total / budget,
+        )
 
 
 def unqueued_alerts(now: dt.datetime | None = None) -> list[int]:

@@ -4,6 +4,7 @@ checking a model card, does not load numpy."""
 
 WINDOW_HOURS = 24  # consecutive hours the model reads
 HORIZON_HOURS = 3  # it predicts rain in the hours after the window's last
+HORIZONS = (1, 2, 3, 4, 5, 6)
 
 # The order of the model's input window (axis 2 of a window stack).
 VARIABLES = (

@@ -1,6 +1,7 @@
 from django.contrib import admin
+from django.utils.html import format_html_join
 
-from weatherapp.models import Alert, Cell, Delivery, FaultCount, Place, Prediction
+from weatherapp.models import Alert, Cell, Delivery, FaultCount, Place
 
 
 @admin.register(Place)
@@ -11,16 +12,24 @@ class PlaceAdmin(admin.ModelAdmin):
     readonly_fields = ["cell", "rain_event_open"]
 
 
+# Predictions have a composite key (cell, hour), which the admin cannot list
+# (Django 5.2): a cell shows its newest ones instead.
 @admin.register(Cell)
 class CellAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "lat_index", "lon_index"]
+    list_display = ["__str__", "size", "lat_index", "lon_index"]
+    readonly_fields = ["latitude", "longitude", "recent_predictions"]
 
-
-@admin.register(Prediction)
-class PredictionAdmin(admin.ModelAdmin):
-    list_display = ["place", "valid_at", "probability", "model_version"]
-    list_select_related = ["place"]
-    date_hierarchy = "valid_at"
+    @admin.display(description="newest predictions")
+    def recent_predictions(self, cell: Cell) -> str:
+        rows = cell.prediction_set.select_related("model")[:24]
+        return format_html_join(
+            "\n",
+            "<div>{} UTC: {} ({})</div>",
+            (
+                (f"{p.valid_at:%Y-%m-%d %H:%M}", f"{p.probability:.0%}", p.model)
+                for p in rows
+            ),
+        )
 
 
 class DeliveryInline(admin.TabularInline):

@@ -140,7 +140,7 @@ def with_token(view):
 
 def place_json(place: Place) -> dict:
     """``place`` as JSON; ``place`` comes from ``paging.with_latest``."""
-    probability = place.latest_probability  # type: ignore[attr-defined]
+    probability = place.latest_probability
     valid_at = place.latest_valid_at  # type: ignore[attr-defined]
     return {
         "id": place.pk,
@@ -226,7 +226,7 @@ def place_predictions(request: HttpRequest, owner, place_id: str) -> JsonRespons
     limit = whole_number(request.GET.get("limit", "24"), 1, 500)
     if limit is None:
         return error(400, "limit must be a whole number from 1 to 500", "limit")
-    rows = place.predictions.all()[:limit]
+    rows = place.predictions().select_related("model")[:limit]
     return JsonResponse(
         {
             "place_id": place.pk,

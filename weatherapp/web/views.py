@@ -11,7 +11,7 @@ from django.contrib.auth.views import LoginView
 from django.core import signing
 from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, Prefetch, Subquery
+from django.db.models import Prefetch
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -22,7 +22,7 @@ from django.views.decorators.http import require_http_methods
 
 from weatherapp.alerting.unsubscribe import read_unsubscribe_token
 from weatherapp.forecast.variables import HORIZON_HOURS
-from weatherapp.models import Alert, ApiToken, Delivery, Place, Prediction
+from weatherapp.models import Alert, ApiToken, Delivery, Place
 
 from . import places as place_pages
 from . import verification
@@ -83,10 +83,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     who is not logged in, the landing page."""
     if not request.user.is_authenticated:
         return landing(request)
-    newest = Prediction.objects.filter(place=OuterRef("pk")).order_by("-valid_at")
-    places = with_latest(request.user.places.all()).annotate(
-        latest_created_at=Subquery(newest.values("created_at")[:1])
-    )
+    places = with_latest(request.user.places.all())
     # get_page() turns a bad ?page= (letters, "²", 5,000 digits) into page 1
     # and one past the end into the last page.
     page = Paginator(places, DASHBOARD_PAGE).get_page(request.GET.get("page"))
@@ -118,7 +115,7 @@ def _latest(place: Place) -> dict | None:
         return None
     zone = shown_zone(place.timezone)
     valid_at = place.latest_valid_at  # type: ignore[attr-defined]
-    probability = place.latest_probability  # type: ignore[attr-defined]
+    probability = place.latest_probability
     created_at = getattr(place, "latest_created_at", None) or valid_at
     return {
         "probability": probability,
@@ -163,7 +160,7 @@ def place_detail(request: HttpRequest, place_id: int) -> HttpResponse:
     place = own_place_or_404(request, place_id)
     zone = shown_zone(place.timezone)
     latest = place.latest_prediction()
-    recent = list(place.predictions.all()[:48])
+    recent = list(place.predictions()[:48])
     series = [(p.valid_at, p.probability) for p in recent]
     alerts = list(
         place.alerts.prefetch_related(
