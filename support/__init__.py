@@ -184,23 +184,36 @@ RUN_CYCLE = "from weatherapp.tasks import run_cycle; run_cycle.delay()"
 def city_places(n: int) -> str:
     """A ``manage.py shell -c`` script: ``n`` places of one user spread over a
     40 km square around Greensboro, NC (25 cells); prints the cell count."""
-    return CITY_PLACES.format(n=n)
+    return PLACES.format(
+        n=n,
+        lat="36.1 + rng.uniform(-0.18, 0.18, n)",
+        lon="-79.9 + rng.uniform(-0.22, 0.22, n)",
+    )
 
 
-CITY_PLACES = """
+def us_places(n: int) -> str:
+    """The same script with ``n`` places spread uniformly over the contiguous
+    US (24.5-49 N, 124.5-67 W: ~80,000 land and sea cells of 0.1 degree)."""
+    return PLACES.format(
+        n=n, lat="rng.uniform(24.5, 49.0, n)", lon="rng.uniform(-124.5, -67.0, n)"
+    )
+
+
+PLACES = """
 import numpy as np
 from django.contrib.auth.models import User
 from weatherapp.models import Cell, Place
 rng = np.random.default_rng(0)
+n = {n}
 user = User.objects.create_user("bench", "bench@example.com", "bench-password-1")
-lat = 36.1 + rng.uniform(-0.18, 0.18, {n})
-lon = -79.9 + rng.uniform(-0.22, 0.22, {n})
+lat = {lat}
+lon = {lon}
 cells = {{}}
 places = []
 for i, (a, b) in enumerate(zip(lat, lon)):
     key = (round(a / 0.1), round(b / 0.1))
     if key not in cells:
-        cells[key] = Cell.objects.get_or_create(lat_index=key[0], lon_index=key[1])[0]
+        cells[key] = Cell.for_location(a, b)
     places.append(Place(owner=user, name=f"p{{i}}", latitude=a, longitude=b,
                         cell=cells[key], email_enabled=False))
 Place.objects.bulk_create(places, batch_size=2000)

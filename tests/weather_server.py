@@ -142,6 +142,7 @@ class WeatherServer:
                     "latitude": query.get("latitude", ""),
                     "longitude": query.get("longitude", ""),
                     "locations": keys,
+                    "client_port": request.client_address[1],
                     "user_agent": request.headers.get("User-Agent", ""),
                 }
             )

@@ -272,20 +272,23 @@ class Prediction(models.Model):
     place), pruned after PREDICTION_RETENTION_HOURS (alerting/retention.py)."""
 
     pk = models.CompositePrimaryKey("cell_id", "valid_at")
-    cell = models.ForeignKey(Cell, on_delete=models.CASCADE)
+    # Fields in the order that packs a row tightest (fixed widths, widest
+    # first, then the variable ones); the key's index serves every lookup by
+    # cell, so neither foreign key gets an index of its own.
+    cell = models.ForeignKey(Cell, on_delete=models.CASCADE, db_index=False)
     # UTC time of the newest observation the model read.
     valid_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    model = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, db_index=False)
+    # What happened (verification): whether the last observed hour was wet
+    # (rain already falling is not an onset), and once the source reported
+    # the hours after valid_at, the first hour with rain (0: none in range).
+    rain_hour = models.PositiveSmallIntegerField(null=True)
+    raining = models.BooleanField(default=False)
     # Ours: P(rain >= 0.1 mm within k hours) for k in the model's horizons.
     probabilities = Probabilities()
     # The weather source's own forecast of the same, when it gave one.
     provider = Probabilities(null=True)
-    model = models.ForeignKey(ModelVersion, on_delete=models.PROTECT)
-    created_at = models.DateTimeField(auto_now_add=True)
-    # What happened (verification): whether the last observed hour was wet
-    # (rain already falling is not an onset), and once the source reported
-    # the hours after valid_at, the first hour with rain (0: none in range).
-    raining = models.BooleanField(default=False)
-    rain_hour = models.PositiveSmallIntegerField(null=True)
 
     class Meta:
         ordering = ["-valid_at"]
