@@ -332,6 +332,11 @@ class Alert(models.Model):
     # When its delivery was handed to the queue: the cycle re-queues pending
     # alerts that never were (an outbox), so no alert is lost with a worker.
     queued_at = models.DateTimeField(null=True, blank=True)
+    # Once verified: whether rain came within HORIZON_HOURS of the event's
+    # hour and when it began (the end of its first wet hour is known, so the
+    # hour it began in is: rain_began_at is that hour's start).
+    verified = models.BooleanField(default=False)
+    rain_began_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-event_started_at"]
@@ -419,6 +424,7 @@ class FaultCount(models.Model):
         CELL = "cell"  # storing or deciding a cell failed
         PLACE = "place"  # deciding one place failed
         TIMEZONE = "timezone"  # a place's zone is unknown here: UTC was used
+        VERIFY = "verify"  # verifying or counting inputs failed for a chunk
 
     day = models.DateField()
     stage = models.CharField(max_length=16, choices=Stage.choices)
@@ -431,6 +437,64 @@ class FaultCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.stage}: {self.count}"
+
+
+class SkillCount(models.Model):
+    """Verified predictions, aggregated so that skill outlives the raw rows:
+    per day (of valid_at), model version, forecaster (ours or the weather
+    source's) and whether rain was already falling, a histogram over 100
+    probability bins of the predictions at the alert horizon, split by
+    outcome (rain within HORIZON_HOURS or not). AUC, Brier score,
+    reliability and precision/recall at a threshold all follow from it
+    (alerting/skill.py)."""
+
+    class Forecaster(models.TextChoices):
+        MODEL = "model"
+        OPEN_METEO = "open_meteo", "Open-Meteo"
+
+    BINS = 100
+
+    day = models.DateField()
+    model = models.ForeignKey(ModelVersion, on_delete=models.CASCADE)
+    forecaster = models.CharField(max_length=16, choices=Forecaster.choices)
+    raining = models.BooleanField()  # rain already falling: not an onset
+    rain = models.JSONField(default=list)  # counts per bin, rain followed
+    dry = models.JSONField(default=list)  # counts per bin, no rain followed
+    # Sums of p and p squared over the bins' predictions, for an exact Brier.
+    sum_p_rain = models.FloatField(default=0.0)
+    sum_p_dry = models.FloatField(default=0.0)
+    sum_p2 = models.FloatField(default=0.0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "model", "forecaster", "raining"],
+                name="one_skill_count",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.model} {self.forecaster} raining={self.raining}"
+
+
+class FeatureCount(models.Model):
+    """The live inputs' distribution per day and feature, in the bins of the
+    model card's training statistics: input drift (PSI) follows from it."""
+
+    day = models.DateField()
+    feature = models.CharField(max_length=64)
+    counts = models.JSONField(default=list)
+    total = models.PositiveIntegerField(default=0)
+    sum = models.FloatField(default=0.0)
+    sum_squares = models.FloatField(default=0.0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "feature"], name="one_feature_count")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.feature}: {self.total}"
 
 
 class WeatherUsage(models.Model):

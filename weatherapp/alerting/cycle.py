@@ -13,7 +13,8 @@ import threading
 import time
 import zoneinfo
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
@@ -162,7 +163,8 @@ def predict_cells(
         p.cell_id: p for p in Prediction.objects.filter(cell__in=cells, valid_at=newest)
     }
     todo = [cell for cell in cells if cell.pk not in stored]
-    predictions = list(stored.values()) + fetch_and_predict(source, todo, fetch_seconds)
+    fetched = fetch_and_predict(source, todo, fetch_seconds)
+    predictions = list(stored.values()) + fetched.predictions
     now = now or timezone.now()
     alert_ids: list[int] = []
     by_cell = {cell.pk: cell for cell in cells}
@@ -173,14 +175,52 @@ def predict_cells(
         except Exception:  # one bad cell must not cost the rest of the chunk
             log.exception("%s (id %s) not stored; the chunk goes on", cell, cell.pk)
             count_fault(FaultCount.Stage.CELL)
+    learn(fetched, newest)
     return alert_ids
+
+
+def learn(fetched: Fetched, newest: dt.datetime) -> None:
+    """What the fetched hours tell about earlier predictions (verification)
+    and about the inputs (drift counts); a failure here is logged and
+    counted, never costs the chunk's alerts."""
+    from .verification import count_features, verify_cells
+
+    try:
+        verify_cells(fetched.hours, newest)
+    except DatabaseError:
+        log.exception("verification skipped for this chunk")
+        count_fault(FaultCount.Stage.VERIFY)
+    if fetched.features is None or not fetched.feature_stats:
+        return
+    try:
+        count_features(
+            fetched.feature_names,
+            fetched.features,
+            fetched.feature_stats,
+            newest.date(),
+        )
+    except DatabaseError:
+        log.exception("input counts skipped for this chunk")
+        count_fault(FaultCount.Stage.VERIFY)
+
+
+@dataclass
+class Fetched:
+    """A chunk's new predictions, the hours they came from (by cell id) and
+    their raw features with the card's training statistics (for drift)."""
+
+    predictions: list[Prediction] = field(default_factory=list)
+    hours: dict[int, dict[str, Any]] = field(default_factory=dict)
+    features: Any = None
+    feature_names: list[str] = field(default_factory=list)
+    feature_stats: dict[str, Any] = field(default_factory=dict)
 
 
 def fetch_and_predict(
     source: ReplaySource | OpenMeteoSource,
     cells: list[Cell],
     fetch_seconds: float | None,
-) -> list[Prediction]:
+) -> Fetched:
     """New (unsaved) predictions for the cells whose weather could be had."""
     import numpy as np
 
@@ -190,6 +230,7 @@ def fetch_and_predict(
     from weatherapp.ops.runtime import rain_model
 
     deadline = None if fetch_seconds is None else time.monotonic() + fetch_seconds
+    result = Fetched()
     fetched: list[tuple[Cell, np.datetime64, tuple[float, ...] | None, bool]] = []
     windows: list[npt.NDArray[np.float32]] = []
     step = source.locations_per_request
@@ -218,8 +259,9 @@ def fetch_and_predict(
             raining = bool(last_hour >= features.RAIN_MM)
             windows.append(window)
             fetched.append((cell, end, weather.chances, raining))
+            result.hours[cell.pk] = weather.hours
     if not fetched:
-        return []
+        return result
     end_times = np.array([end for _, end, _, _ in fetched], dtype="datetime64[s]")
     longitudes = np.array([cell.longitude for cell, _, _, _ in fetched])
     try:
@@ -230,8 +272,12 @@ def fetch_and_predict(
         version = ModelVersion.named(model.card["version"])
     except ModelError:
         log.exception("the rain model is unavailable; cycle chunk skipped")
-        return []
-    return [
+        return result
+    result.feature_stats = model.card.get("feature_stats") or {}
+    if result.feature_stats:
+        result.features = features.features(np.stack(windows), end_times, longitudes)
+        result.feature_names = list(model.card["features"])
+    result.predictions = [
         Prediction(
             cell=cell,
             valid_at=_utc(end),
@@ -244,6 +290,7 @@ def fetch_and_predict(
             fetched, probabilities, strict=True
         )
     ]
+    return result
 
 
 def predict_horizons_batch(

@@ -1,0 +1,173 @@
+"""Issue 11: stored predictions verified against what then fell (replay and
+loopback Open-Meteo), skill from the counts, no double counting."""
+
+import json
+
+import numpy as np
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from support import DATASET
+from weatherapp.alerting import cycle as the_cycle
+from weatherapp.alerting.skill import Counts, first_rain_hour, psi, scores
+from weatherapp.forecast.sources import ReplaySource, rain_chances
+from weatherapp.models import Place, Prediction, SkillCount
+
+pytestmark = pytest.mark.django_db
+HOUR = np.timedelta64(3600, "s")
+
+
+class SteppedReplay(ReplaySource):
+    """The replay on a clock the test moves, one hour per step."""
+
+    clock = 0.0
+
+    def position(self, now=None):
+        return super().position(self.clock)
+
+
+@pytest.fixture
+def replay():
+    source = SteppedReplay(DATASET, speed=1.0, anchor=0.0, start="")
+    source.start = 4000  # late enough for a window, in one lap
+    the_cycle._source = source
+    yield source
+    the_cycle._source = None
+
+
+@pytest.fixture
+def places():
+    owner = User.objects.create_user("v", "v@example.com", "pw")
+    for i, (lat, lon) in enumerate([(36.1, -79.9), (35.2, -80.8)]):
+        Place.objects.create(owner=owner, name=f"p{i}", latitude=lat, longitude=lon)
+
+
+def run_hours(source, hours: int, twice: bool = False) -> None:
+    for _ in range(hours):
+        for chunk in the_cycle.cycle_chunks():
+            the_cycle.predict_cells(chunk)
+            if twice:  # a duplicated or retried task
+                the_cycle.predict_cells(chunk)
+        source.clock += 3600
+
+
+def expected_rain_hour(source, valid_at) -> int | None:
+    times = source.hours["time"]
+    i = int(np.flatnonzero(times == np.datetime64(valid_at.replace(tzinfo=None)))[0])
+    after = [float(v) for v in source.hours["precipitation"][i + 1 : i + 7]]
+    return first_rain_hour(after)
+
+
+def test_verification_matches_the_observations(replay, places):
+    run_hours(replay, 30)
+    rows = list(Prediction.objects.order_by("valid_at"))
+    assert len(rows) == 60  # 2 cells x 30 hours
+    newest = rows[-1].valid_at
+    verified = [r for r in rows if r.rain_hour is not None]
+    # Every row whose six hours have been fetched since is verified ...
+    assert {r.valid_at for r in verified} >= {
+        r.valid_at for r in rows if (newest - r.valid_at).total_seconds() >= 6 * 3600
+    }
+    # ... and says exactly what the recorded hours say.
+    for row in verified:
+        assert row.rain_hour == expected_rain_hour(replay, row.valid_at), row
+    # The newest rows wait for their hours: unverified, not guessed dry.
+    assert all(r.rain_hour is None or r.rain_hour > 0 for r in rows[-2:])
+
+
+def test_no_double_counting_under_duplicated_tasks(replay, places):
+    run_hours(replay, 20, twice=True)
+    verified = Prediction.objects.filter(rain_hour__isnull=False).count()
+    counted = sum(
+        sum(r.rain) + sum(r.dry)
+        for r in SkillCount.objects.filter(forecaster=SkillCount.Forecaster.MODEL)
+    )
+    assert verified > 0 and counted == verified
+    # The replay makes no forecast of its own: no Open-Meteo counts.
+    assert not SkillCount.objects.filter(forecaster="open_meteo").exists()
+
+
+def test_a_model_that_always_says_half_has_auc_one_half():
+    counts = Counts()
+    rng = np.random.default_rng(0)
+    for rained in rng.random(500) < 0.3:
+        counts.add(0.5, bool(rained))
+    result = scores(counts, threshold=0.5)
+    assert result["auc"] == 0.5
+    assert result["alert_precision"] == result["rain_rate"]
+    assert result["alert_recall"] == 1.0
+
+
+def test_a_perfect_forecaster_and_brier():
+    counts = Counts()
+    for _ in range(60):
+        counts.add(0.9, True)
+        counts.add(0.1, False)
+    result = scores(counts, threshold=0.5)
+    assert result["auc"] == 1.0
+    assert result["brier"] == pytest.approx(0.01)
+    assert result["bss"] == pytest.approx(1 - 0.01 / 0.25)
+
+
+def test_too_few_cases_say_so():
+    counts = Counts()
+    counts.add(0.9, True)
+    result = scores(counts, threshold=0.5)
+    assert result["enough"] is False and result["auc"] is None
+
+
+def test_first_rain_hour_never_guesses():
+    assert first_rain_hour([0.0, 0.3, float("nan")]) == 2
+    assert first_rain_hour([0.0, float("nan"), 1.0]) is None
+    assert first_rain_hour([0.0] * 6) == 0
+    assert first_rain_hour([0.0] * 5) is None
+
+
+def test_provider_chances_are_the_running_maximum():
+    assert rain_chances([0.1, 0.4, 0.2, 0.5]) == (0.1, 0.4, 0.4, 0.5)
+
+
+def test_psi_is_zero_for_the_same_distribution_and_grows_with_shift():
+    shares = [0.1] * 10
+    assert psi(shares, [100] * 10) == pytest.approx(0.0)
+    assert psi(shares, [500, 500] + [0] * 8) > 0.25
+
+
+def test_open_meteo_is_verified_on_the_same_hours(open_meteo, places):
+    open_meteo.default = "rainy"
+    for _ in range(10):
+        for chunk in the_cycle.cycle_chunks():
+            the_cycle.predict_cells(chunk)
+        open_meteo.end += HOUR
+    ours = SkillCount.objects.filter(forecaster="model")
+    theirs = SkillCount.objects.filter(forecaster="open_meteo")
+    n_ours = sum(sum(r.rain) + sum(r.dry) for r in ours)
+    n_theirs = sum(sum(r.rain) + sum(r.dry) for r in theirs)
+    assert n_ours > 0 and n_ours == n_theirs
+    # Same days and onset split, case for case.
+    assert sorted((r.day, r.raining, sum(r.rain)) for r in ours) == sorted(
+        (r.day, r.raining, sum(r.rain)) for r in theirs
+    )
+    stored = Prediction.objects.exclude(provider=None).first()
+    assert len(stored.provider) == 6
+
+
+def test_model_skill_prints_json_last(replay, places, capsys):
+    run_hours(replay, 12)
+    call_command("model_skill", "--json", "--days", "30")
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    report = json.loads(last)
+    for key in ("model", "open_meteo"):
+        for name in ("auc", "brier", "bss", "onset_auc", "alert_precision"):
+            assert name in report[key]
+        assert "alert_recall" in report[key] and "verified" in report[key]
+    assert report["model"]["verified"] > 0
+    assert isinstance(report["drift"], dict)
+
+
+@pytest.mark.parametrize("days", ["0", "91", "x", "-1", "1.5"])
+def test_model_skill_refuses_bad_days(days):
+    with pytest.raises(CommandError, match="days"):
+        call_command("model_skill", "--days", days)

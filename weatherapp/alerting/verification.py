@@ -1,0 +1,214 @@
+"""Each stored prediction checked against what then fell, inside the cycle.
+
+A cell's fetch brings its past hours; those that follow an earlier prediction
+of the cell tell whether and when rain came. A prediction is verified once,
+when every hour up to its first wet one (or all six) is known: a late or
+missing hour leaves it unverified, not wrong. Verifying is a conditional
+update (``rain_hour IS NULL``) in the same transaction as the counts it adds
+to, so a retried or duplicated chunk never counts a case twice. The cell's
+alerts for that hour learn whether rain came within the horizon and when.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+
+from weatherapp.forecast.variables import HORIZON_HOURS, HORIZONS
+from weatherapp.models import Alert, FeatureCount, Prediction, SkillCount, within
+
+from .skill import Counts, first_rain_hour, histogram
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+log = logging.getLogger(__name__)
+
+HOUR = dt.timedelta(hours=1)
+# Rows older than this have left the fetched hours: they stay unverified.
+LOOKBACK = dt.timedelta(hours=26)
+
+
+def verify_cells(
+    cell_hours: Mapping[int, Mapping[str, npt.NDArray[Any]]], newest: dt.datetime
+) -> int:
+    """Verify the cells' unverified predictions that their fetched hours now
+    answer; returns how many were verified."""
+    import numpy as np
+
+    if not cell_hours:
+        return 0
+    rows = list(
+        Prediction.objects.filter(
+            cell_id__in=list(cell_hours),
+            rain_hour__isnull=True,
+            valid_at__gte=newest - LOOKBACK,
+            valid_at__lt=newest,
+        )
+    )
+    answers: list[tuple[Prediction, int]] = []
+    for row in rows:
+        hours = cell_hours[row.cell_id]
+        after = []
+        start = np.datetime64(int(row.valid_at.timestamp()), "s")
+        times = hours["time"].astype("datetime64[s]")
+        for k in HORIZONS:
+            at = np.flatnonzero(times == start + np.timedelta64(3600 * k, "s"))
+            after.append(float(hours["precipitation"][at[0]]) if len(at) else np.nan)
+        k = first_rain_hour(after, hours=len(HORIZONS))
+        if k is not None:
+            answers.append((row, k))
+    if not answers:
+        return 0
+    with transaction.atomic():
+        counted = []
+        for row, k in answers:
+            claimed = Prediction.objects.filter(
+                cell_id=row.cell_id, valid_at=row.valid_at, rain_hour__isnull=True
+            ).update(rain_hour=k)
+            if claimed:
+                row.rain_hour = k
+                counted.append(row)
+        add_to_skill(counted)
+        for row in counted:
+            rained = 0 < (row.rain_hour or 0) <= HORIZON_HOURS
+            began = row.valid_at + ((row.rain_hour or 1) - 1) * HOUR
+            Alert.objects.filter(
+                place__cell_id=row.cell_id,
+                event_started_at=row.valid_at,
+                verified=False,
+            ).update(verified=True, rain_began_at=began if rained else None)
+    return len(counted)
+
+
+def add_to_skill(rows: list[Prediction]) -> None:
+    """Add verified rows to the day's SkillCount rows (locked while added)."""
+    groups: dict[tuple[dt.date, int, str, bool], Counts] = defaultdict(Counts)
+    for row in rows:
+        rained = 0 < (row.rain_hour or 0) <= HORIZON_HOURS
+        day = row.valid_at.date()
+        groups[day, row.model_id, SkillCount.Forecaster.MODEL, row.raining].add(
+            within(row.probabilities, HORIZON_HOURS), rained
+        )
+        if row.provider:
+            key = (day, row.model_id, SkillCount.Forecaster.OPEN_METEO, row.raining)
+            groups[key].add(within(row.provider, HORIZON_HOURS), rained)
+    for (day, model_id, forecaster, raining), counts in sorted(groups.items()):
+        SkillCount.objects.get_or_create(
+            day=day,
+            model_id=model_id,
+            forecaster=forecaster,
+            raining=raining,
+            defaults={"rain": [0] * len(counts.rain), "dry": [0] * len(counts.dry)},
+        )
+        stored = SkillCount.objects.select_for_update().get(
+            day=day, model_id=model_id, forecaster=forecaster, raining=raining
+        )
+        total = Counts(
+            list(stored.rain) or [0] * len(counts.rain),
+            list(stored.dry) or [0] * len(counts.dry),
+            stored.sum_p_rain,
+            stored.sum_p_dry,
+            stored.sum_p2,
+        )
+        total.merge(counts)
+        stored.rain, stored.dry = total.rain, total.dry
+        stored.sum_p_rain, stored.sum_p_dry = total.sum_p_rain, total.sum_p_dry
+        stored.sum_p2 = total.sum_p2
+        stored.save()
+
+
+def count_features(
+    names: list[str],
+    raw: npt.NDArray[np.float32],
+    stats: Mapping[str, Any],
+    day: dt.date,
+) -> None:
+    """Add a chunk's raw feature rows to the day's FeatureCount rows, in the
+    bins of the card's training statistics (``feature_stats``)."""
+    with transaction.atomic():
+        for j, name in enumerate(names):
+            edges = stats.get(name, {}).get("edges")
+            if not edges:
+                continue
+            column = [float(v) for v in raw[:, j]]
+            counts = histogram(column, edges)
+            FeatureCount.objects.get_or_create(
+                day=day, feature=name, defaults={"counts": [0] * len(counts)}
+            )
+            row = FeatureCount.objects.select_for_update().get(day=day, feature=name)
+            old = list(row.counts) or [0] * len(counts)
+            row.counts = [a + b for a, b in zip(old, counts, strict=True)]
+            row.total += len(column)
+            row.sum += sum(column)
+            row.sum_squares += sum(v * v for v in column)
+            row.save()
+
+
+def skill_report(
+    days: int, today: dt.date, threshold: float, card: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Rolling skill over the ``days`` up to ``today`` for the newest model
+    version with verified cases, ours and Open-Meteo's side by side (onset:
+    cases where the last hour was dry), with input drift over ``today``."""
+    from .skill import PSI_LIMIT, psi, scores
+
+    since = today - dt.timedelta(days=days - 1)
+    rows = list(
+        SkillCount.objects.filter(day__gte=since, day__lte=today).select_related(
+            "model"
+        )
+    )
+    versions = sorted({r.model.name for r in rows}, reverse=True)
+    version = card.get("version") if card.get("version") in versions else None
+    version = version or (versions[0] if versions else None)
+    report: dict[str, Any] = {"days": days, "model_version": version}
+    for forecaster, key in (
+        (SkillCount.Forecaster.MODEL, "model"),
+        (SkillCount.Forecaster.OPEN_METEO, "open_meteo"),
+    ):
+        every, onset = Counts(), Counts()
+        for r in rows:
+            if r.forecaster != forecaster or r.model.name != version:
+                continue
+            counts = Counts(
+                list(r.rain), list(r.dry), r.sum_p_rain, r.sum_p_dry, r.sum_p2
+            )
+            every.merge(counts)
+            if not r.raining:
+                onset.merge(counts)
+        block = scores(every, threshold)
+        onset_scores = scores(onset, threshold)
+        block["onset_auc"] = onset_scores["auc"]
+        block["onset_bss"] = onset_scores["bss"]
+        block["onset_verified"] = onset_scores["verified"]
+        report[key] = block
+    drift = {}
+    stats = card.get("feature_stats") or {}
+    for row in FeatureCount.objects.filter(day=today):
+        expected = stats.get(row.feature, {}).get("shares")
+        if not expected or len(expected) != len(row.counts):
+            continue
+        value = psi(expected, row.counts)
+        mean = row.sum / row.total if row.total else None
+        std = None
+        if row.total and mean is not None:
+            std = max(row.sum_squares / row.total - mean * mean, 0.0) ** 0.5
+        drift[row.feature] = {
+            "psi": round(value, 4),
+            "drifted": value > PSI_LIMIT,
+            "live_mean": None if mean is None else round(mean, 4),
+            "live_std": None if std is None else round(std, 4),
+            "train_mean": stats[row.feature].get("mean"),
+            "train_std": stats[row.feature].get("std"),
+            "windows": row.total,
+        }
+    report["drift"] = dict(sorted(drift.items()))
+    report["psi_limit"] = PSI_LIMIT
+    return report
