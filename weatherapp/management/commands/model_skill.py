@@ -17,6 +17,7 @@ import logging
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+
 from weatherapp.alerting.cycle import newest_hour
 from weatherapp.alerting.verification import skill_report
 from weatherapp.ops.runtime import rain_model
