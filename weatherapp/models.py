@@ -142,6 +142,22 @@ class Place(models.Model):
     quiet_end = models.TimeField(
         null=True, blank=True, help_text="... until this one (may wrap midnight)."
     )
+
+    class Forecaster(models.TextChoices):
+        MODEL = "model", "our rain model"
+        OPEN_METEO = "open_meteo", "Open-Meteo's precipitation probability"
+
+    forecaster = models.CharField(
+        "alert on",
+        max_length=16,
+        choices=Forecaster.choices,
+        default=Forecaster.MODEL,
+        help_text=(
+            "Whose probability of rain the threshold applies to. Open-Meteo's "
+            "is the largest of its hourly chances over the alert horizon; "
+            "where it has none (the demo's recorded weather), ours is used."
+        ),
+    )
     email_enabled = models.BooleanField("email alerts", default=True)
     webhook_url = models.URLField("webhook URL", blank=True, max_length=500)
     webhook_secret = models.CharField(

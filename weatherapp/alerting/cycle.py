@@ -30,6 +30,7 @@ from weatherapp.models import (
     Place,
     Prediction,
     WeatherUsage,
+    within,
 )
 
 from .decisions import EventState, Rules, decide, quiet_at, zone_or_utc
@@ -330,7 +331,7 @@ def store_and_decide(
         )
         alert_ids: list[int] = []
         for place in places:
-            probability = prediction.within(HORIZON_HOURS)
+            probability = alert_probability(place, prediction)
             try:
                 with transaction.atomic():  # a savepoint: only this place undone
                     alert_id = decide_place(place, valid_at, probability, now)
@@ -346,6 +347,14 @@ def store_and_decide(
         if alert_ids and on_commit is not None:
             transaction.on_commit(functools.partial(on_commit, alert_ids))
     return alert_ids
+
+
+def alert_probability(place: Place, prediction: Prediction) -> float:
+    """The probability the place's threshold applies to: ours, or the weather
+    source's own where the place chose it and the source gave one."""
+    if place.forecaster == Place.Forecaster.OPEN_METEO and prediction.provider:
+        return within(prediction.provider, HORIZON_HOURS)
+    return prediction.within(HORIZON_HOURS)
 
 
 def decide_place(

@@ -212,3 +212,28 @@ def skill_report(
     report["drift"] = dict(sorted(drift.items()))
     report["psi_limit"] = PSI_LIMIT
     return report
+
+
+def daily_skill(days: int, today: dt.date, threshold: float) -> list[dict[str, Any]]:
+    """Per day (oldest first): each forecaster's AUC and Brier skill from
+    that day's verified cases (None on a day with too few)."""
+    from .skill import scores
+
+    since = today - dt.timedelta(days=days - 1)
+    per_day: dict[dt.date, dict[str, Counts]] = defaultdict(
+        lambda: {"model": Counts(), "open_meteo": Counts()}
+    )
+    for r in SkillCount.objects.filter(day__gte=since, day__lte=today):
+        per_day[r.day][r.forecaster].merge(
+            Counts(list(r.rain), list(r.dry), r.sum_p_rain, r.sum_p_dry, r.sum_p2)
+        )
+    rows = []
+    for offset in range(days):
+        day = since + dt.timedelta(days=offset)
+        row: dict[str, Any] = {"day": day}
+        for key in ("model", "open_meteo"):
+            counts = per_day.get(day, {}).get(key, Counts())
+            result = scores(counts, threshold)
+            row[key] = {"auc": result["auc"], "bss": result["bss"]}
+        rows.append(row)
+    return rows

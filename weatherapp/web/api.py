@@ -155,6 +155,7 @@ def place_json(place: Place) -> dict:
         "webhook_url": place.webhook_url or None,
         "active": place.active,
         "rain_event_open": place.rain_event_open,
+        "forecaster": place.forecaster,
         "latest": (
             {"probability": probability, "valid_at": valid_at.isoformat()}
             if valid_at is not None

@@ -17,6 +17,9 @@ WIDTH, HEIGHT = 640, 240
 LEFT, RIGHT, TOP, BOTTOM = 68, 30, 14, 50
 UTC = dt.UTC
 ABOVE = " (above threshold)"
+# Hours of history a place's chart shows; PREDICTION_RETENTION_HOURS keeps
+# them (and the hours verification needs), and no more.
+CHART_HOURS = 12
 
 
 @dataclass
@@ -86,7 +89,7 @@ def _zone_names(times: list[dt.datetime], zone: dt.tzinfo) -> str:
 def probability_chart(
     series: list[tuple[dt.datetime, float]],
     threshold: float,
-    hours: int = 24,
+    hours: int = CHART_HOURS,
     *,
     zone: dt.tzinfo = UTC,
     hysteresis: float = 0.1,

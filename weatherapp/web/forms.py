@@ -138,6 +138,7 @@ class PlaceForm(forms.ModelForm):
             "quiet_start",
             "quiet_end",
             "min_gap_hours",
+            "forecaster",
             "email_enabled",
             "webhook_url",
             "active",
@@ -153,12 +154,17 @@ class PlaceForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         saved = self.instance.timezone if self.instance.pk else ""
         self.fields["timezone"].choices = zone_choices(saved)
+        self.fields["forecaster"].required = False
         percent = percent_text(self.instance.threshold)  # a new place's default
         presets = {value for value, _ in THRESHOLD_PRESETS}
         self.initial.setdefault(
             "threshold_preset", percent if percent in presets else CUSTOM
         )
         self.initial["threshold"] = "" if percent in presets else percent
+
+    def clean_forecaster(self) -> str:
+        # Left out (an older form, a script): our model, the default.
+        return self.cleaned_data.get("forecaster") or Place.Forecaster.MODEL
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"]

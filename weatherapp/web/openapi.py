@@ -59,6 +59,7 @@ PLACE = _object(
         "webhook_url": {"type": ["string", "null"]},
         "active": {"type": "boolean"},
         "rain_event_open": {"type": "boolean"},
+        "forecaster": {"type": "string", "enum": ["model", "open_meteo"]},
         "latest": {
             "type": ["object", "null"],
             "required": ["probability", "valid_at"],

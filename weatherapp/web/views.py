@@ -20,13 +20,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from weatherapp.alerting.cycle import alert_probability
 from weatherapp.alerting.unsubscribe import read_unsubscribe_token
 from weatherapp.forecast.variables import HORIZON_HOURS
-from weatherapp.models import Alert, ApiToken, Delivery, Place
+from weatherapp.models import Alert, ApiToken, Delivery, Place, within
 
 from . import places as place_pages
 from . import verification
-from .charts import probability_chart
+from .charts import CHART_HOURS, probability_chart
 from .clock import between, clock, shown_zone, stamp
 from .forms import PlaceForm, RateLimitedAuthenticationForm, SignUpForm
 from .paging import whole_number, with_latest
@@ -145,9 +146,21 @@ def _alert_rows(alerts: list[Alert]) -> list[dict]:
             "when": stamp(a.event_started_at, shown_zone(a.place.timezone)),
             "status": a.get_status_display(),
             "deliveries": list(a.deliveries.all()),
+            "outcome": outcome(a),
         }
         for a in alerts
     ]
+
+
+def outcome(alert: Alert) -> str:
+    """What came of the rain an alert announced, once verified."""
+    if not alert.verified:
+        return "not known yet"
+    if alert.rain_began_at is None:
+        return f"no rain within {HORIZON_HOURS} h"
+    zone = shown_zone(alert.place.timezone)
+    began = alert.rain_began_at
+    return f"rain began {between(began, began + dt.timedelta(hours=1), zone)}"
 
 
 def own_place_or_404(request: HttpRequest, place_id: int) -> Place:
@@ -160,7 +173,7 @@ def place_detail(request: HttpRequest, place_id: int) -> HttpResponse:
     place = own_place_or_404(request, place_id)
     zone = shown_zone(place.timezone)
     latest = place.latest_prediction()
-    recent = list(place.predictions()[:48])
+    recent = list(place.predictions()[: CHART_HOURS + 1])
     series = [(p.valid_at, p.probability) for p in recent]
     alerts = list(
         place.alerts.prefetch_related(
@@ -174,7 +187,13 @@ def place_detail(request: HttpRequest, place_id: int) -> HttpResponse:
     outlook = None
     if latest is not None:
         outlook = {
-            "above": latest.probability >= place.threshold,
+            "probability": alert_probability(place, latest),
+            "above": alert_probability(place, latest) >= place.threshold,
+            "provider": (
+                None
+                if latest.provider is None
+                else within(latest.provider, HORIZON_HOURS)
+            ),
             "window": between(latest.valid_at, latest.valid_at + HORIZON, zone),
             "valid_at": stamp(latest.valid_at, zone),
             **_updates(latest.created_at, zone),
@@ -195,6 +214,7 @@ def place_detail(request: HttpRequest, place_id: int) -> HttpResponse:
         "chart": chart,
         "horizon": HORIZON_HOURS,
         "alert_rows": _alert_rows(alerts),
+        "chart_hours": CHART_HOURS,
         "has_channel": bool(place.email_enabled or place.webhook_url),
         "refresh": refresh_seconds(),
     }
