@@ -1,6 +1,7 @@
 """Issue 11: stored predictions verified against what then fell (replay and
 loopback Open-Meteo), skill from the counts, no double counting."""
 
+import datetime as dt
 import json
 
 import numpy as np
@@ -13,7 +14,7 @@ from support import DATASET
 from weatherapp.alerting import cycle as the_cycle
 from weatherapp.alerting.skill import Counts, first_rain_hour, psi, scores
 from weatherapp.forecast.sources import ReplaySource, rain_chances
-from weatherapp.models import Place, Prediction, SkillCount
+from weatherapp.models import Alert, Place, Prediction, SkillCount
 
 pytestmark = pytest.mark.django_db
 HOUR = np.timedelta64(3600, "s")
@@ -195,3 +196,55 @@ def test_the_staff_page_is_for_staff_only(client):
     client.force_login(User.objects.create_user("u", "u@example.com", "pw"))
     response = client.get("/staff/skill/")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_end_to_end_forecasts_then_the_hours_that_came(open_meteo, places):
+    """The loopback Open-Meteo serves forecasts and, hours later, the same
+    hours as past ones: every verified prediction says what was recorded, and
+    the provider's stored chances are the ones it served for those hours."""
+    open_meteo.follow = True
+    open_meteo.default = "rainy"
+    open_meteo.end -= 12 * HOUR
+    served = {}
+    for _ in range(12):
+        for chunk in the_cycle.cycle_chunks():
+            the_cycle.predict_cells(chunk)
+        open_meteo.end += HOUR
+    rows = list(Prediction.objects.order_by("valid_at"))
+    assert len(rows) == 24
+    verified = [r for r in rows if r.rain_hour is not None]
+    assert len(verified) >= 12
+    for row in verified:
+        at = np.datetime64(row.valid_at.replace(tzinfo=None), "s")
+        assert row.rain_hour == first_rain_hour(open_meteo.recorded("rainy", at))
+        rain = [v >= 0.1 for v in open_meteo.recorded("rainy", at)]
+        served[row.valid_at] = rain_chances([0.8 if r else 0.1 for r in rain])
+        assert row.provider == pytest.approx(served[row.valid_at], abs=1e-4)
+    ours = sum(
+        sum(r.rain) + sum(r.dry) for r in SkillCount.objects.filter(forecaster="model")
+    )
+    assert ours == len(verified)
+
+
+def test_an_alert_learns_whether_rain_came(open_meteo, places, client):
+    open_meteo.follow = True
+    open_meteo.default = "rainy"
+    open_meteo.end -= 12 * HOUR
+    for _ in range(10):
+        for chunk in the_cycle.cycle_chunks():
+            the_cycle.predict_cells(chunk)
+        open_meteo.end += HOUR
+    alerts = list(Alert.objects.filter(verified=True))
+    assert alerts
+    for alert in alerts:
+        row = Prediction.objects.get(
+            cell=alert.place.cell, valid_at=alert.event_started_at
+        )
+        if 0 < row.rain_hour <= 3:
+            began = alert.event_started_at + dt.timedelta(hours=row.rain_hour - 1)
+            assert alert.rain_began_at == began
+        else:
+            assert alert.rain_began_at is None
+    client.force_login(alerts[0].place.owner)
+    page = client.get("/alerts/").content.decode()
+    assert "rain began" in page or "no rain within 3 h" in page

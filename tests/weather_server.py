@@ -36,6 +36,10 @@ class WeatherServer:
         self.default = "dry"
         # Hours ago, so tests can step it forward without reaching the future.
         self.end = np.datetime64(int(time.time()) // 3600 * 3600 - 12 * 3600, "s")
+        # With ``follow``, moving ``end`` walks through the record: the hours
+        # once served as forecast come back later as past hours (verification).
+        self.follow = False
+        self.first_end = self.end
         self.requests: list[dict] = []
         self.faults: dict[tuple[str, str], list[str]] = {}  # consumed in order
         self.slow_seconds = 2.0
@@ -89,7 +93,7 @@ class WeatherServer:
         chances: list[float] | None = None,
         key: tuple[str, str] = ("", ""),
     ) -> dict:
-        end = self.ends[kind]
+        end = self.ends[kind] + (self.shift() if self.follow else 0)
         # Open-Meteo adds the forecast hours after the past ones: here the
         # recorded hours that followed.
         rows = slice(end - past_hours + 1, end + 1 + ahead)
@@ -127,6 +131,17 @@ class WeatherServer:
             },
             "hourly": hourly,
         }
+
+    def shift(self) -> int:
+        return int((self.end - self.first_end) // HOUR)
+
+    def recorded(self, kind: str, valid_at: np.datetime64, hours: int = 6) -> list:
+        """With ``follow``: the recorded precipitation of the ``hours`` after
+        ``valid_at`` (an hour this server labelled)."""
+        index = self.ends[kind] + int((valid_at - self.first_end) // HOUR)
+        return [
+            float(v) for v in self.hours["precipitation"][index + 1 : index + 1 + hours]
+        ]
 
     def handle(self, request: BaseHTTPRequestHandler) -> None:
         url = urllib.parse.urlsplit(request.path)
