@@ -4,7 +4,10 @@ Each value with the reason for it; the numbers behind them are in
 docs/PERFORMANCE.md. gunicorn binds 0.0.0.0:$PORT by itself when PORT is set.
 """
 
+import glob
 import os
+import shutil
+import tempfile
 import time
 
 # One worker process per dyno by default: each holds Django (~45 MB) and, after
@@ -52,6 +55,27 @@ errorlog = "-"
 control_socket_disable = True
 
 
+# /metrics sums the counters of every worker (prometheus_client's multiprocess
+# mode, weatherapp/ops/metrics.py): each worker writes its own to a file in
+# PROMETHEUS_MULTIPROC_DIR, which must be set before a worker (or preload_app)
+# imports the app, so here, when gunicorn reads this file. A private temporary
+# directory unless the variable names one (on_starting empties it, on_exit
+# removes ours).
+METRICS_DIRECTORY = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+_METRICS_DIRECTORY_OURS = not METRICS_DIRECTORY
+if _METRICS_DIRECTORY_OURS:
+    METRICS_DIRECTORY = tempfile.mkdtemp(prefix="weatheralert-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = METRICS_DIRECTORY
+
+
+def on_starting(server):
+    """A previous run's counters are not this one's (prometheus_client asks
+    for an empty directory at start)."""
+    os.makedirs(METRICS_DIRECTORY, exist_ok=True)
+    for stale in glob.glob(os.path.join(METRICS_DIRECTORY, "*.db")):
+        os.remove(stale)
+
+
 def when_ready(server):
     """The master logs the whole dyno's memory every 20 s."""
     from weatherapp.ops.memory import start_reporter
@@ -62,6 +86,22 @@ def when_ready(server):
         float(os.environ.get("DYNO_MEMORY_QUOTA_MB", "512")),
         float(os.environ.get("MEMORY_WARN_SHARE", "0.85")),
     )
+
+
+def child_exit(server, worker):
+    """A worker is gone (recycled or died): its counters stay in its file and
+    keep counting; prometheus_client drops its "live" gauges, if it had any
+    (only then: importing prometheus_client costs the master ~2 MB)."""
+    pattern = os.path.join(METRICS_DIRECTORY, f"gauge_live*_{worker.pid}.db")
+    if glob.glob(pattern):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid, METRICS_DIRECTORY)
+
+
+def on_exit(server):
+    if _METRICS_DIRECTORY_OURS:
+        shutil.rmtree(METRICS_DIRECTORY, ignore_errors=True)
 
 
 class _ReadDeadlineSocket:

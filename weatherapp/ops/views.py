@@ -66,21 +66,56 @@ def prometheus(request: HttpRequest) -> HttpResponse:
     refusal = metrics_refusal(request)
     if refusal is not None:
         return refusal
-    from django.db.models import Count, Sum
+    return HttpResponse(
+        metrics.render(), content_type="text/plain; version=0.0.4; charset=utf-8"
+    )
 
+
+# What /metrics reads at each scrape, in the process that answers it.
+@metrics.scrape_gauge(
+    "process_resident_memory_bytes", "Resident memory of the process that answered."
+)
+def _resident_memory() -> int:
     from .memory import own_rss_bytes
 
+    return own_rss_bytes()
+
+
+@metrics.scrape_gauge(
+    "weatheralert_model_loaded",
+    "Whether the process that answered made its interpreter.",
+)
+def _model_loaded() -> int:
     predictor = sys.modules.get("weatherapp.ai.predictor")
     model = predictor.loaded_model() if predictor else None
+    return int(bool(model and model.loaded))
+
+
+@metrics.scrape_gauge(
+    "weatheralert_alerts",
+    "Alerts by status (all dynos, from the database).",
+    label="status",
+)
+def _alerts_by_status() -> dict[str, int]:
+    from django.db.models import Count
+
     alerts = dict(
         Alert.objects.values_list("status").annotate(n=Count("id")).order_by()
     )
-    for status in Alert.Status.values:
-        alerts.setdefault(status, 0)
+    return {**dict.fromkeys(Alert.Status.values, 0), **alerts}
+
+
+@metrics.scrape_gauge(
+    "weatheralert_cycle_faults_total",
+    "Cells or places the cycle could not handle, by stage (all dynos, from the "
+    "database).",
+    label="stage",
+    counter=True,
+)
+def _cycle_faults() -> dict[str, int]:
+    from django.db.models import Sum
+
     faults = dict(
         FaultCount.objects.values_list("stage").annotate(n=Sum("count")).order_by()
     )
-    for stage in FaultCount.Stage.values:
-        faults.setdefault(stage, 0)
-    text = metrics.render(own_rss_bytes(), bool(model and model.loaded), alerts, faults)
-    return HttpResponse(text, content_type="text/plain; version=0.0.4; charset=utf-8")
+    return {**dict.fromkeys(FaultCount.Stage.values, 0), **faults}
