@@ -9,8 +9,9 @@ does not depend on how many places share it, only the number of cells does);
 then every simulated hour one prediction row per cell, as the cycle stores it
 (the same table, the same two-byte horizons for ours and the provider's, the
 same indexes), and the beat task's pruning (``prune_predictions``, the real
-function, at the PREDICTION_RETENTION_HOURS setting, 18 by default). Rows are written with COPY, the
-fastest way in, so that 30 days take minutes; PostgreSQL's autovacuum, which
+function, at the PREDICTION_RETENTION_HOURS setting, 18 by default). Rows are
+written with COPY, the fastest way in, so that 30 days take minutes;
+PostgreSQL's autovacuum, which
 on a live server reclaims the pruned rows' space within minutes, is stood in
 for by a plain VACUUM every 6 simulated hours. Prints, per simulated day, the
 rows and ``pg_total_relation_size`` of the predictions table (heap, indexes,

@@ -171,3 +171,42 @@ def test_an_alert_with_every_channel_off_settles_as_no_channel(owner):
     assert delivery.channels_for(alert.pk) == []
     assert delivery.deliver(alert.pk, "email") is None
     assert mail.outbox == []
+
+
+def test_likely_from_is_the_first_hour_reaching_the_threshold():
+    from weatherapp.alerting.decisions import likely_from
+
+    at = dt.datetime(2026, 11, 28, 14, tzinfo=dt.UTC)
+    p = (0.1, 0.3, 0.55, 0.7, 0.8, 0.85)
+    assert likely_from(at, p, 0.5) == at + dt.timedelta(hours=2)
+    assert likely_from(at, p, 0.05) == at
+    assert likely_from(at, p, 0.9) is None
+    assert likely_from(at, (0.9,), 0.5) is None  # one horizon cannot say when
+
+
+def test_the_alert_says_from_when_on_every_channel(owner):
+    from weatherapp.alerting.cycle import record_alert
+
+    place = Place.objects.create(
+        owner=owner,
+        name="Greensboro",
+        latitude=36.1,
+        longitude=-79.95,
+        timezone="America/New_York",
+        threshold=0.5,
+    )
+    at = dt.datetime(2026, 11, 28, 18, tzinfo=dt.UTC)  # 13:00 EST
+    p = (0.2, 0.4, 0.6, 0.7, 0.75, 0.8)
+    alert = record_alert(place, at, 0.6, False, p)
+    alert.refresh_from_db()
+    assert alert.rain_likely_from == at + dt.timedelta(hours=2)
+    message = email_message(alert)
+    assert "Rain is likely from about 15:00 EST." in message.body
+    assert "from about <strong>15:00 EST</strong>" in message.alternatives[0][0]
+    payload = webhook_payload(alert)
+    assert payload["rain_likely_from"] == "2026-11-28T20:00:00+00:00"
+    assert payload["horizons"] == {str(k): v for k, v in enumerate(p, 1)}
+    # A model with one horizon cannot say when: nothing is claimed.
+    plain = record_alert(place, at + dt.timedelta(hours=9), 0.6, False, (0.6,))
+    assert "likely from" not in email_message(plain).body
+    assert webhook_payload(plain)["horizons"] is None

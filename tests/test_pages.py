@@ -418,3 +418,32 @@ def test_chart_ticks_fit_and_name_the_zone():
     last = probability_chart([(dt.datetime(2026, 11, 28, 21, tzinfo=dt.UTC), 0.5)], 0.5)
     # The end of the hours ahead falls on a tick (00:00 UTC): anchored inside.
     assert last.x_ticks[-1].label == "00:00" and last.x_ticks[-1].anchor == "end"
+
+
+def test_the_outlook_says_from_when_rain_is_likely(client, greensboro):
+    store_prediction(greensboro, NOON, 0, probabilities=(0.1, 0.2, 0.45, 0.5, 0.6, 0.7))
+    logged_in(client)
+    text = re.sub(
+        r"<[^>]+>|\s+", " ", client.get(greensboro.get_absolute_url()).content.decode()
+    )
+    # Threshold 40%: reached first within 3 hours, so from the third hour on.
+    assert "Rain likely from about 09:00 EST" in text
+
+
+def test_open_meteo_stands_beside_ours_and_can_be_followed(client, greensboro):
+    store_prediction(
+        greensboro,
+        NOON,
+        0,
+        probabilities=(0.1, 0.2, 0.3, 0.3, 0.3, 0.3),
+        provider=(0.5, 0.6, 0.62, 0.7, 0.7, 0.7),
+    )
+    logged_in(client)
+    url = greensboro.get_absolute_url()
+    text = re.sub(r"<[^>]+>|\s+", " ", client.get(url).content.decode())
+    assert "our model 30% · Open-Meteo 62%" in text
+    assert "☔ above threshold" not in text  # 30% < 40%: ours is followed
+    Place.objects.filter(pk=greensboro.pk).update(forecaster="open_meteo")
+    text = re.sub(r"<[^>]+>|\s+", " ", client.get(url).content.decode())
+    assert "(alerts follow Open-Meteo)" in text and "☔ above threshold" in text
+    assert "Rain likely from about 07:00 EST" in text

@@ -248,3 +248,52 @@ def test_an_alert_learns_whether_rain_came(open_meteo, places, client):
     client.force_login(alerts[0].place.owner)
     page = client.get("/alerts/").content.decode()
     assert "rain began" in page or "no rain within 3 h" in page
+
+
+def test_metrics_carry_skill_and_weather_usage(client, replay, places):
+    run_hours(replay, 12)
+    client.force_login(
+        User.objects.create_user("op", "o@example.com", "pw", is_staff=True)
+    )
+    text = client.get("/metrics").content.decode()
+    verified = [
+        line
+        for line in text.splitlines()
+        if line.startswith('weatheralert_skill_verified{forecaster="model"}')
+    ]
+    (line,) = verified
+    assert float(line.split()[-1]) == sum(
+        sum(r.rain) + sum(r.dry) for r in SkillCount.objects.filter(forecaster="model")
+    )
+    assert 'weatheralert_skill_auc{forecaster="open_meteo"} NaN' in text
+    assert "weatheralert_weather_call_budget 10000" in text
+
+
+def test_drift_is_flagged_and_logged(caplog):
+    from weatherapp.alerting.verification import warn_drift
+    from weatherapp.models import FeatureCount
+
+    day = dt.date(2026, 11, 28)
+    FeatureCount.objects.create(
+        day=day,
+        feature="cloud_cover",
+        counts=[0] * 9 + [1000],
+        total=1000,
+        sum=95000.0,
+        sum_squares=9025000.0,
+    )
+    FeatureCount.objects.create(
+        day=day,
+        feature="wind_speed",
+        counts=[100] * 10,
+        total=1000,
+        sum=3000.0,
+        sum_squares=10000.0,
+    )
+    stats = {"edges": list(range(9)), "shares": [0.1] * 10, "mean": 1.0, "std": 1.0}
+    card = {
+        "threshold": 0.5,
+        "feature_stats": {"cloud_cover": stats, "wind_speed": stats},
+    }
+    assert warn_drift(card) == ["cloud_cover"]
+    assert "input drift: cloud_cover PSI" in caplog.text

@@ -353,6 +353,11 @@ class Alert(models.Model):
     # hour it began in is: rain_began_at is that hour's start).
     verified = models.BooleanField(default=False)
     rain_began_at = models.DateTimeField(null=True, blank=True)
+    # What the prediction said: P(rain within 1...6 h) and from when rain is
+    # likely (the first hour reaching the threshold), kept with the alert so
+    # that a retried delivery says the same as the first.
+    probabilities = Probabilities(null=True)
+    rain_likely_from = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-event_started_at"]

@@ -54,11 +54,16 @@ def predict_cells(cell_ids: list[int]) -> None:
     name="weatherapp.tasks.prune_predictions", soft_time_limit=240, time_limit=300
 )
 def prune_predictions() -> int:
-    """Beat's hourly pruning of raw predictions past their retention."""
+    """Beat's hourly pruning of raw predictions past their retention, and a
+    look at input drift (a warning per drifted feature)."""
     from .alerting.cycle import newest_hour
     from .alerting.retention import prune_predictions as prune
+    from .alerting.verification import warn_drift
+    from .forecast.card import read_card
 
-    return prune(newest_hour())
+    pruned = prune(newest_hour())
+    warn_drift(read_card(settings.MODEL_PATH))
+    return pruned
 
 
 # Deliveries queue behind the cycle's tasks (Redis priorities: 0, the default,

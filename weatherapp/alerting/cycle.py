@@ -33,7 +33,7 @@ from weatherapp.models import (
     within,
 )
 
-from .decisions import EventState, Rules, decide, quiet_at, zone_or_utc
+from .decisions import EventState, Rules, decide, likely_from, quiet_at, zone_or_utc
 
 if TYPE_CHECKING:
     import numpy as np
@@ -334,7 +334,13 @@ def store_and_decide(
             probability = alert_probability(place, prediction)
             try:
                 with transaction.atomic():  # a savepoint: only this place undone
-                    alert_id = decide_place(place, valid_at, probability, now)
+                    alert_id = decide_place(
+                        place,
+                        valid_at,
+                        probability,
+                        now,
+                        alert_probabilities(place, prediction),
+                    )
             except Exception:
                 log.exception("place %s in %s not decided", place.pk, cell)
                 count_fault(FaultCount.Stage.PLACE)
@@ -349,6 +355,13 @@ def store_and_decide(
     return alert_ids
 
 
+def alert_probabilities(place: Place, prediction: Prediction) -> tuple[float, ...]:
+    """Every horizon of the forecaster the place's alerts follow."""
+    if place.forecaster == Place.Forecaster.OPEN_METEO and prediction.provider:
+        return tuple(prediction.provider)
+    return tuple(prediction.probabilities)
+
+
 def alert_probability(place: Place, prediction: Prediction) -> float:
     """The probability the place's threshold applies to: ours, or the weather
     source's own where the place chose it and the source gave one."""
@@ -358,7 +371,11 @@ def alert_probability(place: Place, prediction: Prediction) -> float:
 
 
 def decide_place(
-    place: Place, valid_at: dt.datetime, probability: float, now: dt.datetime
+    place: Place,
+    valid_at: dt.datetime,
+    probability: float,
+    now: dt.datetime,
+    probabilities: tuple[float, ...] = (),
 ) -> int | None:
     """Open, keep or end the place's event; the id of an alert to deliver.
 
@@ -393,7 +410,9 @@ def decide_place(
         )
     if not decision.alert:
         return None
-    alert = record_alert(place, valid_at, probability, decision.suppressed)
+    alert = record_alert(
+        place, valid_at, probability, decision.suppressed, probabilities
+    )
     if alert is None or decision.suppressed:
         return None
     return alert.pk
@@ -481,7 +500,11 @@ def mark_queued(alert_ids: list[int], now: dt.datetime | None = None) -> None:
 
 
 def record_alert(
-    place: Place, valid_at: dt.datetime, probability: float, suppressed: bool
+    place: Place,
+    valid_at: dt.datetime,
+    probability: float,
+    suppressed: bool,
+    probabilities: tuple[float, ...] = (),
 ) -> Alert | None:
     """The event's one alert, or None when another task recorded it first."""
     try:
@@ -490,6 +513,8 @@ def record_alert(
                 place=place,
                 event_started_at=valid_at,
                 probability=probability,
+                probabilities=probabilities or None,
+                rain_likely_from=likely_from(valid_at, probabilities, place.threshold),
                 status=Alert.Status.SUPPRESSED if suppressed else Alert.Status.PENDING,
             )
     except IntegrityError:

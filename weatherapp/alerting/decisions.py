@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -66,6 +67,21 @@ def quiet_at(
     the place's own clock in ``zone`` (DST included)."""
     local = at.astimezone(zone).time().replace(tzinfo=None)
     return in_quiet_hours(local, start, end)
+
+
+def likely_from(
+    valid_at: dt.datetime, probabilities: Sequence[float], threshold: float
+) -> dt.datetime | None:
+    """When rain becomes likely: the start of the first hour k whose
+    P(rain within k hours) reaches ``threshold`` (the hours after ``valid_at``
+    are hour-ending, so hour k starts at valid_at + k - 1 hours). None when
+    no horizon reaches it, or the model has one horizon (it cannot say)."""
+    if len(probabilities) < 2:
+        return None
+    for k, p in enumerate(probabilities, start=1):
+        if p >= threshold:
+            return valid_at + dt.timedelta(hours=k - 1)
+    return None
 
 
 def zone_or_utc(name: str) -> tuple[zoneinfo.ZoneInfo, bool]:

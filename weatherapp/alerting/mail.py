@@ -15,9 +15,10 @@ from weatherapp.deadline import Deadline
 from weatherapp.forecast.variables import HORIZON_HOURS
 from weatherapp.models import Alert, Delivery
 
+from .decisions import zone_or_utc
 from .outcome import Result, not_sent
 from .unsubscribe import unsubscribe_url
-from .window import event_window
+from .window import clock, event_window
 
 
 def email_message(alert: Alert) -> EmailMultiAlternatives:
@@ -39,6 +40,11 @@ def email_message(alert: Alert) -> EmailMultiAlternatives:
         "end_hours": max(1, settings.EVENT_END_HOURS),
         "gap_hours": place.min_gap_hours,
         "place_url": f"{settings.SITE_URL}{place.get_absolute_url()}",
+        "likely_from": (
+            None
+            if alert.rain_likely_from is None
+            else clock(alert.rain_likely_from, zone_or_utc(window.zone)[0])
+        ),
         "unsubscribe_url": unsubscribe_url(place),
     }
     subject = (

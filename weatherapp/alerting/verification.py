@@ -151,14 +151,28 @@ def count_features(
             row.save()
 
 
+def newest_day(model: type[SkillCount] | type[FeatureCount]) -> dt.date:
+    """The newest day counted (days are the predictions' own: a replay keeps
+    its own calendar), or today when nothing is counted yet."""
+    from django.db.models import Max
+    from django.utils import timezone
+
+    newest: dt.date | None = model.objects.aggregate(newest=Max("day"))["newest"]
+    return newest or timezone.now().date()
+
+
 def skill_report(
-    days: int, today: dt.date, threshold: float, card: Mapping[str, Any]
+    days: int, card: Mapping[str, Any], threshold: float | None = None
 ) -> dict[str, Any]:
-    """Rolling skill over the ``days`` up to ``today`` for the newest model
-    version with verified cases, ours and Open-Meteo's side by side (onset:
-    cases where the last hour was dry), with input drift over ``today``."""
+    """Rolling skill over the last ``days`` counted, for the card's model
+    version (else the newest with verified cases), ours and Open-Meteo's side
+    by side (onset: cases where the last hour was dry), with input drift over
+    the newest day of input counts. Alert precision and recall are taken at
+    ``threshold`` (default: the card's)."""
     from .skill import PSI_LIMIT, psi, scores
 
+    threshold = float(card["threshold"]) if threshold is None else threshold
+    today = newest_day(SkillCount)
     since = today - dt.timedelta(days=days - 1)
     rows = list(
         SkillCount.objects.filter(day__gte=since, day__lte=today).select_related(
@@ -168,7 +182,12 @@ def skill_report(
     versions = sorted({r.model.name for r in rows}, reverse=True)
     version = card.get("version") if card.get("version") in versions else None
     version = version or (versions[0] if versions else None)
-    report: dict[str, Any] = {"days": days, "model_version": version}
+    report: dict[str, Any] = {
+        "days": days,
+        "until": today.isoformat(),
+        "model_version": version,
+        "threshold": threshold,
+    }
     for forecaster, key in (
         (SkillCount.Forecaster.MODEL, "model"),
         (SkillCount.Forecaster.OPEN_METEO, "open_meteo"),
@@ -191,7 +210,7 @@ def skill_report(
         report[key] = block
     drift = {}
     stats = card.get("feature_stats") or {}
-    for row in FeatureCount.objects.filter(day=today):
+    for row in FeatureCount.objects.filter(day=newest_day(FeatureCount)):
         expected = stats.get(row.feature, {}).get("shares")
         if not expected or len(expected) != len(row.counts):
             continue
@@ -214,11 +233,12 @@ def skill_report(
     return report
 
 
-def daily_skill(days: int, today: dt.date, threshold: float) -> list[dict[str, Any]]:
-    """Per day (oldest first): each forecaster's AUC and Brier skill from
-    that day's verified cases (None on a day with too few)."""
+def daily_skill(days: int, threshold: float) -> list[dict[str, Any]]:
+    """Per day up to the newest counted (oldest first): each forecaster's AUC
+    and Brier skill from that day's verified cases (None with too few)."""
     from .skill import scores
 
+    today = newest_day(SkillCount)
     since = today - dt.timedelta(days=days - 1)
     per_day: dict[dt.date, dict[str, Counts]] = defaultdict(
         lambda: {"model": Counts(), "open_meteo": Counts()}
@@ -237,3 +257,21 @@ def daily_skill(days: int, today: dt.date, threshold: float) -> list[dict[str, A
             row[key] = {"auc": result["auc"], "bss": result["bss"]}
         rows.append(row)
     return rows
+
+
+def warn_drift(card: Mapping[str, Any]) -> list[str]:
+    """Log a warning for each feature whose newest day of inputs is past the
+    PSI limit (beat runs this hourly, with the pruning); their names."""
+    report = skill_report(1, card)
+    drifted = [name for name, row in report["drift"].items() if row["drifted"]]
+    for name in drifted:
+        row = report["drift"][name]
+        log.warning(
+            "input drift: %s PSI %.2f > %.2f (live mean %s, training %s)",
+            name,
+            row["psi"],
+            report["psi_limit"],
+            row["live_mean"],
+            row["train_mean"],
+        )
+    return drifted

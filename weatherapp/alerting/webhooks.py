@@ -61,6 +61,17 @@ def webhook_payload(alert: Alert) -> dict[str, Any]:
         "window_start": window.start.isoformat(),
         "window_end": window.end.isoformat(),
         "timezone": window.zone,
+        # When within the window: the start of the first hour whose chance
+        # reaches the threshold, and the chance of rain within 1...6 hours
+        # (null from a model with one horizon).
+        "rain_likely_from": (
+            alert.rain_likely_from.isoformat() if alert.rain_likely_from else None
+        ),
+        "horizons": (
+            {str(k): round(p, 4) for k, p in enumerate(alert.probabilities, 1)}
+            if alert.probabilities and len(alert.probabilities) > 1
+            else None
+        ),
     }
 
 

@@ -68,6 +68,12 @@ def event_window(started_at: dt.datetime, zone_name: str) -> Window:
     )
 
 
+def clock(moment: dt.datetime, zone: dt.tzinfo) -> str:
+    """``15:00 EST``: an aware moment on a zone's clock (pages and emails)."""
+    local = moment.astimezone(zone)
+    return f"{_label(local)} {_abbreviation(local)}"
+
+
 def _label(moment: dt.datetime) -> str:
     return f"{moment:%H:%M}"
 

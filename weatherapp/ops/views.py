@@ -119,3 +119,36 @@ def _cycle_faults() -> dict[str, int]:
         FaultCount.objects.values_list("stage").annotate(n=Sum("count")).order_by()
     )
     return {**dict.fromkeys(FaultCount.Stage.values, 0), **faults}
+
+
+@metrics.scrape_gauge(
+    "weatheralert_weather_requests_today",
+    "HTTP requests to the weather API today, UTC (all dynos, from the database).",
+)
+def _weather_requests() -> float:
+    return float(_usage_today()[0])
+
+
+@metrics.scrape_gauge(
+    "weatheralert_weather_calls_today",
+    "Weather API calls today as Open-Meteo bills them (one per location).",
+)
+def _weather_calls() -> float:
+    return float(_usage_today()[1])
+
+
+@metrics.scrape_gauge(
+    "weatheralert_weather_call_budget",
+    "OPEN_METEO_DAILY_BUDGET: the calls a day we may make.",
+)
+def _weather_budget() -> float:
+    return float(settings.OPEN_METEO_DAILY_BUDGET)
+
+
+def _usage_today() -> tuple[int, float]:
+    from django.utils import timezone
+
+    from weatherapp.models import WeatherUsage
+
+    row = WeatherUsage.objects.filter(day=timezone.now().date()).first()
+    return (row.requests, row.calls) if row else (0, 0.0)

@@ -56,7 +56,9 @@ def predict(request: HttpRequest) -> JsonResponse:
         return error(400, f"malformed JSON: {exc}", "body")
 
     # numpy and the model are imported on the first prediction only.
-    from weatherapp.ai.predictor import ModelError, predict_rain
+    import numpy as np
+
+    from weatherapp.ai.predictor import ModelError, predict_horizons_batch
     from weatherapp.forecast import features
     from weatherapp.forecast.openmeteo import OpenMeteoError, parse_hourly
     from weatherapp.ops.runtime import rain_model
@@ -69,7 +71,11 @@ def predict(request: HttpRequest) -> JsonResponse:
         if not -180 <= longitude <= 180:
             raise features.FeatureError("longitude", "must be within [-180, 180]")
         model = rain_model()
-        probability = predict_rain(hours, float(longitude), model)
+        window, end = features.latest_window(hours)
+        (row,) = predict_horizons_batch(
+            window[None], np.array([end]), np.array([float(longitude)]), model
+        )
+        probability = float(row[model.horizons.index(features.HORIZON_HOURS)])
     except OpenMeteoError as exc:
         return error(400, f"the body is an Open-Meteo error: {exc}", "error")
     except features.FeatureError as exc:
@@ -84,6 +90,11 @@ def predict(request: HttpRequest) -> JsonResponse:
         {
             "probability": round(probability, 4),
             "horizon_hours": features.HORIZON_HOURS,
+            # P(rain within k hours) for every hour k the model predicts.
+            "horizons": {
+                str(k): round(float(p), 4)
+                for k, p in zip(model.horizons, row, strict=True)
+            },
             "threshold": model.threshold,
             "valid_at": f"{hours['time'][-1]}Z",
             "model": model.info(),

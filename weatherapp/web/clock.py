@@ -7,6 +7,9 @@ import datetime as dt
 import zoneinfo
 
 from weatherapp.alerting.decisions import zone_or_utc
+from weatherapp.alerting.window import clock
+
+__all__ = ["between", "clock", "shown_zone", "stamp"]
 
 UTC = zoneinfo.ZoneInfo("UTC")
 
@@ -15,12 +18,6 @@ def shown_zone(name: str) -> zoneinfo.ZoneInfo:
     """The zone called ``name``; UTC when this machine's tz database lacks it
     (the same rule the alerts follow: alerting.decisions.zone_or_utc)."""
     return zone_or_utc(name)[0]
-
-
-def clock(t: dt.datetime, zone: dt.tzinfo) -> str:
-    """ "15:00 EST"."""
-    local = t.astimezone(zone)
-    return f"{local:%H:%M} {local.tzname()}"
 
 
 def stamp(t: dt.datetime, zone: dt.tzinfo) -> str:

@@ -325,6 +325,15 @@ def document() -> dict:
                     {
                         "probability": PROBABILITY,
                         "horizon_hours": {"type": "integer"},
+                        "horizons": {
+                            "type": "object",
+                            "description": (
+                                "P(rain >= 0.1 mm within k hours) for each hour "
+                                'k the model predicts ("1" ... "6"); '
+                                "probability is the one at horizon_hours"
+                            ),
+                            "additionalProperties": PROBABILITY,
+                        },
                         "threshold": {"type": "number"},
                         "valid_at": {
                             "type": "string",

@@ -7,14 +7,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
-from weatherapp.alerting.cycle import newest_hour
 from weatherapp.alerting.verification import daily_skill, skill_report
-from weatherapp.ops.runtime import rain_model
+from weatherapp.forecast.card import read_card
+from weatherapp.ops import metrics
 
 from .paging import whole_number
 
@@ -27,11 +28,10 @@ SERIES = (("model", "our model", "#1f5fbf"), ("open_meteo", "Open-Meteo", "#c241
 @staff_member_required
 def skill_page(request: HttpRequest) -> HttpResponse:
     days = whole_number(request.GET.get("days", "7"), 1, 90) or 7
-    card = rain_model().card
-    today = newest_hour().date()
-    threshold = float(card["threshold"])
-    report = skill_report(days, today, threshold, card)
-    trend = daily_skill(max(days, 7), today, threshold)
+    card = read_card(settings.MODEL_PATH)  # the card only: no numpy here
+    report = skill_report(days, card)
+    threshold = report["threshold"]
+    trend = daily_skill(max(days, 7), threshold)
     context = {
         "report": report,
         "days": days,
@@ -129,3 +129,53 @@ def trend_chart(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "first": first.isoformat(),
         "last": last.isoformat(),
     }
+
+
+# /metrics: the last 7 days' skill of each forecaster, and input drift
+# (NaN while there are too few verified cases to say).
+def _week() -> dict[str, Any]:
+    return skill_report(7, read_card(settings.MODEL_PATH))
+
+
+def _by_forecaster(name: str) -> dict[str, float]:
+    report = _week()
+    return {
+        key: float("nan") if report[key][name] is None else float(report[key][name])
+        for key in ("model", "open_meteo")
+    }
+
+
+@metrics.scrape_gauge(
+    "weatheralert_skill_auc",
+    "AUC of verified predictions at the alert horizon, last 7 days.",
+    label="forecaster",
+)
+def _auc() -> dict[str, float]:
+    return _by_forecaster("auc")
+
+
+@metrics.scrape_gauge(
+    "weatheralert_skill_brier_skill",
+    "Brier skill score against the verified cases' rain rate, last 7 days.",
+    label="forecaster",
+)
+def _bss() -> dict[str, float]:
+    return _by_forecaster("bss")
+
+
+@metrics.scrape_gauge(
+    "weatheralert_skill_verified",
+    "Verified predictions, last 7 days.",
+    label="forecaster",
+)
+def _verified() -> dict[str, float]:
+    return _by_forecaster("verified")
+
+
+@metrics.scrape_gauge(
+    "weatheralert_input_psi",
+    "Population stability index of the newest day's inputs against training.",
+    label="feature",
+)
+def _psi() -> dict[str, float]:
+    return {name: row["psi"] for name, row in _week()["drift"].items()}

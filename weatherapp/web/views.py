@@ -20,7 +20,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from weatherapp.alerting.cycle import alert_probability
+from weatherapp.alerting.cycle import alert_probabilities, alert_probability
+from weatherapp.alerting.decisions import likely_from
 from weatherapp.alerting.unsubscribe import read_unsubscribe_token
 from weatherapp.forecast.variables import HORIZON_HOURS
 from weatherapp.models import Alert, ApiToken, Delivery, Place, within
@@ -152,6 +153,14 @@ def _alert_rows(alerts: list[Alert]) -> list[dict]:
     ]
 
 
+def _likely_from(place: Place, latest, zone) -> str | None:
+    """``15:00 EST`` when rain is likely from then (multi-horizon models)."""
+    start = likely_from(
+        latest.valid_at, alert_probabilities(place, latest), place.threshold
+    )
+    return None if start is None else clock(start, zone)
+
+
 def outcome(alert: Alert) -> str:
     """What came of the rain an alert announced, once verified."""
     if not alert.verified:
@@ -188,6 +197,7 @@ def place_detail(request: HttpRequest, place_id: int) -> HttpResponse:
     if latest is not None:
         outlook = {
             "probability": alert_probability(place, latest),
+            "likely_from": _likely_from(place, latest, zone),
             "above": alert_probability(place, latest) >= place.threshold,
             "provider": (
                 None

@@ -16,11 +16,11 @@ import json
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from weatherapp.alerting.cycle import newest_hour
-from weatherapp.alerting.verification import skill_report
-from weatherapp.ops.runtime import rain_model
+from weatherapp.alerting.verification import skill_report, warn_drift
+from weatherapp.forecast.card import read_card
 
 log = logging.getLogger(__name__)
 
@@ -36,20 +36,9 @@ class Command(BaseCommand):
         raw = options["days"]
         if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 90:
             raise CommandError(f"--days {raw!r}: give whole days from 1 to 90")
-        card = rain_model().card
-        # Days on the weather source's clock (a replay keeps its own).
-        today = newest_hour().date()
-        report = skill_report(int(raw), today, float(card["threshold"]), card)
-        for feature, row in report["drift"].items():
-            if row["drifted"]:
-                log.warning(
-                    "input drift: %s PSI %.2f > %.2f (live mean %s, training %s)",
-                    feature,
-                    row["psi"],
-                    report["psi_limit"],
-                    row["live_mean"],
-                    row["train_mean"],
-                )
+        card = read_card(settings.MODEL_PATH)
+        report = skill_report(int(raw), card)
+        warn_drift(card)
         self.stdout.write(text(report))
         if options["json"]:
             self.stdout.write(json.dumps(report))
