@@ -33,7 +33,15 @@ from weatherapp.models import (
     within,
 )
 
-from .decisions import EventState, Rules, decide, likely_from, quiet_at, zone_or_utc
+from .decisions import (
+    Decision,
+    EventState,
+    Rules,
+    decide,
+    likely_from,
+    quiet_at,
+    zone_or_utc,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -333,6 +341,9 @@ def store_and_decide(
         for place in places:
             probability = alert_probability(place, prediction)
             try:
+                judged = judge(place, valid_at, probability)
+                if judged[0] == judged[1].state and not judged[1].alert:
+                    continue  # most places, most hours: nothing to write
                 with transaction.atomic():  # a savepoint: only this place undone
                     alert_id = decide_place(
                         place,
@@ -340,6 +351,7 @@ def store_and_decide(
                         probability,
                         now,
                         alert_probabilities(place, prediction),
+                        judged,
                     )
             except Exception:
                 log.exception("place %s in %s not decided", place.pk, cell)
@@ -370,19 +382,14 @@ def alert_probability(place: Place, prediction: Prediction) -> float:
     return prediction.within(HORIZON_HOURS)
 
 
-def decide_place(
-    place: Place,
-    valid_at: dt.datetime,
-    probability: float,
-    now: dt.datetime,
-    probabilities: tuple[float, ...] = (),
-) -> int | None:
-    """Open, keep or end the place's event; the id of an alert to deliver.
+def judge(
+    place: Place, valid_at: dt.datetime, probability: float
+) -> tuple[EventState, Decision]:
+    """The place's event state before, and the decision (no writes).
 
     Everything is judged at the prediction's hour ``valid_at`` in the place's
     zone, the clock its pages and emails show: quiet hours, the dry hours
-    that end an event and the quiet period after one (``now``, the worker's
-    wall clock, differs from it in a replay or after an outage)."""
+    that end an event and the quiet period after one."""
     before = EventState(
         open=place.rain_event_open,
         dry_hours=place.event_dry_hours,
@@ -395,18 +402,32 @@ def decide_place(
         min_gap=dt.timedelta(hours=place.min_gap_hours),
     )
     quiet = quiet_at(valid_at, place_zone(place), place.quiet_start, place.quiet_end)
-    decision = decide(before, probability, valid_at, rules, quiet=quiet)
+    return before, decide(before, probability, valid_at, rules, quiet=quiet)
+
+
+def decide_place(
+    place: Place,
+    valid_at: dt.datetime,
+    probability: float,
+    now: dt.datetime,
+    probabilities: tuple[float, ...] = (),
+    judged: tuple[EventState, Decision] | None = None,
+) -> int | None:
+    """Open, keep or end the place's event (``judge``'s decision, made here
+    unless given); the id of an alert to deliver. ``now`` is the worker's
+    wall clock, which differs from ``valid_at`` in a replay or after an
+    outage: nothing is judged by it."""
+    before, decision = judged or judge(place, valid_at, probability)
     after = decision.state
     if after != before:
         place.rain_event_open = after.open
         place.event_dry_hours = after.dry_hours
         place.last_event_ended_at = after.ended_at
-        place.save(
-            update_fields=[
-                "rain_event_open",
-                "event_dry_hours",
-                "last_event_ended_at",
-            ]
+        # An update, not save(): save() also looks up the place's cell.
+        Place.objects.filter(pk=place.pk).update(
+            rain_event_open=after.open,
+            event_dry_hours=after.dry_hours,
+            last_event_ended_at=after.ended_at,
         )
     if not decision.alert:
         return None
