@@ -125,6 +125,10 @@ def test_procfile_web_line_serves_and_logs_runtime_metrics(spawn, tmp_path, hour
     # What people grep for on Heroku: `heroku logs --tail | grep "mem="`.
     assert re.search(r" mem=\d+MB$", line)
     # The access log is logfmt and carries the router's request id.
-    (access,) = [x for x in process.output().splitlines() if request_id in x]
+    # gunicorn writes the line after sending the answer: wait for it.
+    (access,) = wait_for(
+        lambda: [x for x in process.output().splitlines() if request_id in x],
+        what="the access log line\n" + process.output(),
+    )
     assert access.startswith('at=info method=POST path="/api/v1/predict" status=200')
     assert f"request_id={request_id}" in access and "duration_ms=" in access
