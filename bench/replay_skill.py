@@ -76,7 +76,7 @@ def main() -> None:
         source.clock += 3600
     seconds = time.perf_counter() - began
     card = read_card(settings.MODEL_PATH)
-    report = skill_report(args.days, card)
+    report = skill_report(args.days, card, drift_days=args.days)
     days = daily_skill(args.days, report["threshold"])
     report["daily_auc"] = [
         {"day": d["day"].isoformat(), "auc": d["model"]["auc"]} for d in days
@@ -90,7 +90,7 @@ def main() -> None:
     for name in ("onset_bss", "onset_verified", "alert_precision", "alert_recall"):
         ours, theirs = report["model"].get(name), report["open_meteo"].get(name)
         print(f"{name:18}{_cell(ours):>12}{_cell(theirs):>12}")
-    print("input drift on the last replayed day (PSI):")
+    print(f"input drift over the {args.days} replayed days (PSI):")
     for feature, row in report["drift"].items():
         flag = "  drifted" if row["drifted"] else ""
         print(f"  {feature:32}{row['psi']:>8.3f}{flag}")

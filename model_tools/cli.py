@@ -19,9 +19,9 @@ from weatherapp.forecast.features import FeatureError
 
 from . import paths, pipeline
 from .importers import FORMATS
-from .train import SEED
+from .train import SEED, SEEDS
 
-STEPS = ("dataset", "train", "convert", "parity", "report")
+STEPS = ("crossval", "train", "convert", "parity", "report")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -44,24 +44,38 @@ def parser() -> argparse.ArgumentParser:
 
     s = step(
         "dataset",
-        "observations (TMY3, canonical CSV, Open-Meteo JSON) -> the canonical CSV",
+        "observations (TMY3, canonical CSV, Open-Meteo JSON, ISD-Lite) -> "
+        "the canonical CSV",
     )
-    s.add_argument("--raw", type=Path, default=paths.RAW_TMY3, help="input file")
+    s.add_argument(
+        "--raw", type=Path, nargs="+", default=[paths.RAW_TMY3], help="input file(s)"
+    )
     s.add_argument("--format", choices=FORMATS, help="input format (default: guessed)")
     s.add_argument("--out", type=Path, default=paths.DATASET)
 
-    s = step("train", "train the float Keras model (needs TensorFlow)")
-    _data_args(s)
+    s = step(
+        "crossval",
+        "out-of-fold forecasts of held-out stations in a held-out year "
+        "(TensorFlow; data/isd-lite)",
+    )
+    s.add_argument("--out", type=Path, default=paths.CROSSVAL)
+    s.add_argument(
+        "--seeds", type=int, nargs="+", default=list(SEEDS), help="one run per seed"
+    )
+
+    s = step("train", "train the float Keras model on data/isd-lite (needs TensorFlow)")
+    s.add_argument("--seed", type=int, default=SEED)
     s.add_argument("--out", type=Path, default=paths.FLOAT_MODEL)
 
     s = step(
         "convert",
         "quantize to full-integer INT8; write model card and parity data (TensorFlow)",
     )
-    _data_args(s)
+    s.add_argument("--seed", type=int, default=SEED)
     s.add_argument("--float-model", type=Path, default=paths.FLOAT_MODEL)
     s.add_argument("--out", type=Path, default=paths.INT8_MODEL)
     s.add_argument("--parity-data", type=Path, default=paths.PARITY_DATA)
+    s.add_argument("--crossval", type=Path, default=paths.CROSSVAL)
 
     s = step(
         "parity", "gate: INT8 vs the float reference outputs (tflite-runtime only)"
@@ -72,7 +86,13 @@ def parser() -> argparse.ArgumentParser:
     s = step(
         "evaluate", "score the INT8 model on any hourly dataset (tflite-runtime only)"
     )
-    s.add_argument("--data", type=Path, required=True, help="observations to score")
+    s.add_argument(
+        "--data",
+        type=Path,
+        nargs="+",
+        required=True,
+        help="observations to score (several ISD-Lite files are one series)",
+    )
     s.add_argument("--format", choices=FORMATS, help="input format (default: guessed)")
     s.add_argument(
         "--longitude", type=float, help="station longitude (if the file has none)"
@@ -90,43 +110,31 @@ def parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--model", type=Path, default=paths.INT8_MODEL)
     s.add_argument("--parity-data", type=Path, default=paths.PARITY_DATA)
+    s.add_argument("--crossval", type=Path, default=paths.CROSSVAL)
     s.add_argument("--out", type=Path, default=paths.REPORT)
 
-    s = step("all", "dataset -> train -> convert -> parity -> report")
-    s.add_argument("--raw", type=Path, default=paths.RAW_TMY3)
-    s.add_argument("--format", choices=FORMATS)
-    _data_args(s)
-    return top
-
-
-def _data_args(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("--data", type=Path, default=paths.DATASET, help="canonical CSV")
-    sub.add_argument(
-        "--longitude",
-        type=float,
-        default=pipeline.DEFAULT_LONGITUDE,
-        help="station longitude, for local solar time",
+    s = step(
+        "all",
+        "crossval -> train -> convert -> parity -> report, from the committed data",
     )
-    sub.add_argument("--seed", type=int, default=SEED)
+    s.add_argument("--seed", type=int, default=SEED)
+    s.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
+    return top
 
 
 def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
     """Run one step; return (result, failed gates)."""
-    progress = not args.json
+    # Bars go to stderr: shown on a terminal, also under --json (as in `all`).
+    progress = not args.json or sys.stderr.isatty()
     if args.step == "dataset":
         return pipeline.step_dataset(args.raw, args.out, args.format), []
+    if args.step == "crossval":
+        return pipeline.step_crossval(args.out, args.seeds, progress), []
     if args.step == "train":
-        return pipeline.step_train(
-            args.data, args.out, args.longitude, args.seed, progress
-        ), []
+        return pipeline.step_train(args.out, args.seed, progress), []
     if args.step == "convert":
         card = pipeline.step_convert(
-            args.data,
-            args.float_model,
-            args.out,
-            args.parity_data,
-            args.longitude,
-            args.seed,
+            args.float_model, args.out, args.parity_data, args.crossval, args.seed
         )
         return _card_summary(card), []
     if args.step == "parity":
@@ -140,7 +148,7 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
     if args.step == "report":
         from .report import write_report
 
-        return write_report(args.model, args.parity_data, args.out), []
+        return write_report(args.model, args.parity_data, args.crossval, args.out), []
     return run_all(args, progress)
 
 
@@ -149,13 +157,9 @@ def run_all(args: argparse.Namespace, progress: bool) -> tuple[dict, list[str]]:
     tflite-runtime (parity, report) must not share one (see score.py)."""
     from tqdm import tqdm
 
-    common = ["--data", str(args.data), "--longitude", str(args.longitude)]
-    seeded = [*common, "--seed", str(args.seed)]
-    dataset = ["--raw", str(args.raw), "--out", str(args.data)]
-    if args.format:
-        dataset += ["--format", args.format]
+    seeded = ["--seed", str(args.seed)]
     argv = {
-        "dataset": dataset,
+        "crossval": ["--seeds", *map(str, args.seeds)],
         "train": seeded,
         "convert": seeded,
         "parity": [],
@@ -166,14 +170,16 @@ def run_all(args: argparse.Namespace, progress: bool) -> tuple[dict, list[str]]:
     with tqdm(STEPS, desc="all", unit="step", disable=not progress) as bar:
         for name in bar:
             bar.set_postfix_str(name)
+            # The steps' own bars (stations, fits, epochs) go to stderr.
             done = subprocess.run(
                 [sys.executable, "-m", "model_tools", name, "--json", *argv[name]],
-                capture_output=True,
+                stdout=subprocess.PIPE,
+                stderr=None if progress else subprocess.PIPE,
                 text=True,
             )
             lines = done.stdout.strip().splitlines()
             if not lines or not lines[-1].startswith("{"):
-                why = (done.stderr.strip().splitlines() or ["no output"])[-1]
+                why = ((done.stderr or "").strip().splitlines() or ["no output"])[-1]
                 raise ModelError(f"step {name} failed: {why}")
             result[name] = json.loads(lines[-1])
             broken += result[name].get("failed", [])
@@ -187,9 +193,10 @@ def _card_summary(card: dict) -> dict:
         "version",
         "model_sha256",
         "model_bytes",
+        "horizons",
         "threshold",
+        "thresholds",
         "metrics",
-        "margins",
         "parity",
     )
     return {k: card[k] for k in keys}
@@ -229,11 +236,18 @@ def print_human(step: str, result: dict, broken: list[str]) -> None:
         print(
             f"{'int8':<14}{result['auc']:>8.3f}{result['brier']:>9.4f}{result['bss']:>8.3f}"
         )
+        onset = result["onset"]
+        print(
+            f"{'int8 onset':<14}{onset['auc']:>8.3f}{onset['brier']:>9.4f}"
+            f"{onset['bss']:>8.3f}"
+        )
         for name, s in result["baselines"].items():
             print(f"{name:<14}{s['auc']:>8.3f}{s['brier']:>9.4f}{s['bss']:>8.3f}")
+        for k, h in result["horizons"].items():
+            print(f"{k + ' h':<14}{h['auc']:>8.3f}{h['brier']:>9.4f}{h['bss']:>8.3f}")
         print(
-            f"windows used {result['windows']}, skipped {result['skipped']}; "
-            f"found {result['found']}"
+            f"windows used {result['windows']}, skipped {result['skipped']}, "
+            f"coverage {result['coverage']:.3f}; found {result['found']}"
         )
     elif step == "inspect":
         print(
@@ -249,32 +263,45 @@ def print_human(step: str, result: dict, broken: list[str]) -> None:
     elif step in ("convert", "all"):
         metrics = result.get("convert", result).get("metrics")
         if metrics:
-            print(f"{'forecast':<14}{'AUC':>8}{'Brier':>9}{'BSS':>8}{'F1':>8}")
-            for name, s in metrics.items():
-                print(
-                    f"{name:<14}{s['auc']:>8.3f}{s['brier']:>9.4f}{s['bss']:>8.3f}{s['f1']:>8.3f}"
-                )
+            held = metrics["held_out"]
+            print(
+                f"held-out stations and year: AUC {held['auc']:.3f}, BSS "
+                f"{held['bss']:.3f}; onset AUC {held['onset']['auc']:.3f}, BSS "
+                f"{held['onset']['bss']:.3f}"
+            )
     elif step == "dataset":
         print(
             f"{result['path']}: {result['rows']} rows, {result['windows']} windows; "
             f"found {result['found']}"
         )
     elif step == "train":
-        print(f"{result['float_model']}: test AUC {result['test_auc_float']:.4f}")
+        print(f"{result['float_model']}: trained on {result['windows']:,} windows")
+    elif step == "crossval":
+        for seed in result["seeds"]:
+            print(
+                f"seed {seed['seed']}: AUC {seed['auc']:.4f}, BSS {seed['bss']:.4f}, "
+                f"onset AUC {seed['onset']['auc']:.4f} / BSS "
+                f"{seed['onset']['bss']:.4f}, worst station AUC "
+                f"{seed['worst_station_auc']:.4f}"
+            )
     elif step == "report":
         print(f"wrote {result['report']} and {len(result['images'])} plots")
     print(f"{step}: {'FAILED' if broken else 'ok'} in {result['seconds']} s")
 
 
 def _print_parity(result: dict, broken: list[str]) -> None:
-    rows = [
-        ("windows", f"{result['windows']}"),
-        ("label agreement", f"{result['label_agreement']:.4f}"),
-        ("mean |p_float - p_int8|", f"{result['mean_abs_diff']:.4f}"),
-        ("max |p_float - p_int8|", f"{result['max_abs_diff']:.4f}"),
-        ("AUC float / int8", f"{result['auc_float']:.4f} / {result['auc_int8']:.4f}"),
-    ]
-    for name, value in rows:
-        print(f"{name:<26} {value}")
+    per = result.get("horizons") or {str(result.get("horizon", "")): result}
+    print(f"{result['windows']} windows")
+    print(
+        f"{'horizon':<9}{'agreement':>10}{'mean |dp|':>11}{'max |dp|':>10}"
+        f"{'AUC float':>11}{'AUC int8':>10}"
+    )
+    for k, r in per.items():
+        print(
+            f"{k + ' h':<9}{r['label_agreement']:>10.4f}{r['mean_abs_diff']:>11.4f}"
+            f"{r['max_abs_diff']:>10.4f}{r['auc_float']:>11.4f}{r['auc_int8']:>10.4f}"
+        )
+    if "monotone_int8" in result:
+        print(f"INT8 monotone in the horizon: {result['monotone_int8']}")
     for line in broken:
         print(f"FAILED: {line}")

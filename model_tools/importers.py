@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,19 @@ TMY3_COLUMNS = {
     # and the yearly sum at Greensboro would otherwise be 8.3 m.
     "Lprecip depth (mm)": ("precipitation", 0.1),
 }
+
+# TMY3's present weather is a WMO "ww" code; 50-99 report precipitation
+# (drizzle, rain, snow, showers, thunderstorms with precipitation) at the time
+# of observation. tidy() uses it to find months whose gauge reported nothing.
+TMY3_WEATHER = "PresWth (METAR code)"
+WW_PRECIPITATION = 50
+# A key of *hours* beside the variables: True where present weather reports
+# precipitation. Importers add it when their source has it; tidy() drops it.
+PRECIPITATION_REPORTED = "precipitation_reported"
+# A month with at least this many hours of reported precipitation but no hour
+# with measurable precipitation has a broken gauge, not dry weather (measured:
+# Greensboro's February 1996 in the TMY3 file, 29 such hours, 0 mm).
+SUSPECT_WEATHER_HOURS = 6
 
 
 def read_tmy3(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
@@ -59,6 +74,7 @@ def read_tmy3(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
     except (IndexError, ValueError):
         raise DatasetError(f"{path}: line 1 is not TMY3 station metadata") from None
     needed = ["Date (MM/DD/YYYY)", "Time (HH:MM)", *TMY3_COLUMNS]
+    weather_col = header.index(TMY3_WEATHER) if TMY3_WEATHER in header else None
     missing = [c for c in needed if c not in header]
     if missing:
         raise DatasetError(f"{path}: missing TMY3 columns {', '.join(missing)}")
@@ -66,6 +82,7 @@ def read_tmy3(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
     offset = np.timedelta64(int(round(-station["utc_offset_hours"] * 3600)), "s")
     times = []
     values: dict[str, list[float]] = {name: [] for name, _ in TMY3_COLUMNS.values()}
+    weather: list[bool] = []
     for line, row in enumerate(rows, start=3):
         try:
             month, day, year = row[col["Date (MM/DD/YYYY)"]].split("/")
@@ -75,14 +92,154 @@ def read_tmy3(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
             for source, (name, factor) in TMY3_COLUMNS.items():
                 raw = float(row[col[source]])
                 values[name].append(np.nan if raw == TMY3_MISSING else raw * factor)
+            if weather_col is not None:
+                code = row[weather_col].strip()
+                weather.append(code.isdigit() and int(code) >= WW_PRECIPITATION)
         except (IndexError, ValueError):
             raise DatasetError(f"{path}:{line}: not a TMY3 data row") from None
     hours = {"time": np.array(times, dtype="datetime64[s]") + offset}
     hours.update({name: np.array(v) for name, v in values.items()})
+    if weather_col is not None:
+        hours[PRECIPITATION_REPORTED] = np.array(weather, dtype=bool)
     return hours, station
 
 
-FORMATS = ("tmy3", "csv", "open-meteo")
+ISD_MISSING = -9999
+ISD_FIELDS = 12
+# ISD-Lite "sky condition total coverage code" -> cloud cover in %. 0 clear;
+# 1-8 oktas (k/8); 9 sky obscured (fog, heavy precipitation: Open-Meteo calls
+# that overcast); 11-13 thin/plain/dark scattered (3-4 oktas), 14-16 broken
+# (5-7 oktas), 17-19 overcast. 10 (partial obscuration) says nothing about the
+# cloud above: missing, like -9999. NOAA's isd-lite-format document lists the
+# codes.
+ISD_SKY_PERCENT = {
+    0: 0.0,
+    **{k: 100.0 * k / 8 for k in range(1, 9)},
+    9: 100.0,
+    11: 43.75,
+    12: 43.75,
+    13: 43.75,
+    14: 75.0,
+    15: 75.0,
+    16: 75.0,
+    17: 100.0,
+    18: 100.0,
+    19: 100.0,
+}
+ISD_TRACE = -1  # precipitation below 0.1 mm: no measurable rain
+
+
+def relative_humidity(temperature: np.ndarray, dew_point: np.ndarray) -> np.ndarray:
+    """RH in % from temperature and dew point (°C), Magnus formula over water
+    (Alduchov & Eskridge 1996), the formula Open-Meteo's models use."""
+    a, b = 17.625, 243.04
+    t, td = np.asarray(temperature, np.float64), np.asarray(dew_point, np.float64)
+    rh = 100.0 * np.exp(a * td / (b + td) - a * t / (b + t))
+    return np.minimum(rh, 100.0)
+
+
+def read_isd_lite(
+    paths: str | Path | list[str | Path],
+) -> tuple[dict[str, np.ndarray], dict]:
+    """NOAA ISD-Lite files of one station (gzip as published, or plain text) as
+    *hours*; several files, or gzip members concatenated in one file, are one
+    series (tidy() sorts and de-duplicates).
+
+    ISD-Lite hours are UTC and the observation nearest the top of the hour;
+    its 1-hour precipitation is read as the hour ending then (the canonical
+    convention). Sea-level pressure becomes ``pressure_msl`` (ISD-Lite has no
+    station pressure; only its tendencies are features), relative humidity is
+    derived from temperature and dew point, trace precipitation is 0 mm, the
+    sky-cover code maps to % by ISD_SKY_PERCENT, and -9999 is NaN (missing).
+    """
+    files = [paths] if isinstance(paths, str | Path) else list(paths)
+    rows: list[list[int]] = []
+    for path in files:
+        try:
+            raw = Path(path).read_bytes()
+            # gzip.decompress reads every member of a concatenated file.
+            text = (gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw).decode(
+                "ascii"
+            )
+        except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            raise DatasetError(f"{path}: cannot read ({exc})") from None
+        except UnicodeDecodeError:
+            raise DatasetError(f"{path}: not ISD-Lite text") from None
+        for line_no, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            fields = line.split()
+            try:
+                if len(fields) != ISD_FIELDS:
+                    raise ValueError
+                rows.append([int(f) for f in fields])
+            except ValueError:
+                raise DatasetError(
+                    f"{path}:{line_no}: not an ISD-Lite line "
+                    f"(expected {ISD_FIELDS} integers)"
+                ) from None
+    if not rows:
+        raise DatasetError(f"{files[0]}: no ISD-Lite lines")
+    table = np.array(rows, dtype=np.int64)
+    try:
+        times = np.array(
+            [f"{y:04d}-{m:02d}-{d:02d}T{h:02d}:00" for y, m, d, h in table[:, :4]],
+            dtype="datetime64[s]",
+        )
+    except ValueError as exc:
+        raise DatasetError(f"{files[0]}: bad date ({exc})") from None
+
+    def scaled(column: int, factor: float = 0.1) -> np.ndarray:
+        values = table[:, column].astype(np.float64)
+        return np.where(table[:, column] == ISD_MISSING, np.nan, values * factor)
+
+    temperature, dew_point = scaled(4), scaled(5)
+    direction = scaled(7, 1.0)
+    speed = scaled(8)
+    # Calm: direction 0 with speed 0. Direction is then meaningless; north
+    # keeps it in range (Open-Meteo reports calm the same way).
+    sky = np.array(
+        [ISD_SKY_PERCENT.get(int(code), np.nan) for code in table[:, 9]], np.float64
+    )
+    precipitation = np.where(table[:, 10] == ISD_TRACE, 0.0, scaled(10))
+    hours = {
+        "time": times,
+        "temperature_2m": temperature,
+        "relative_humidity_2m": relative_humidity(temperature, dew_point),
+        "dew_point_2m": dew_point,
+        "pressure_msl": scaled(6),
+        "cloud_cover": sky,
+        "wind_speed_10m": speed,
+        "wind_direction_10m": np.where(direction == 360.0, 0.0, direction),
+        "precipitation": precipitation,
+    }
+    name = Path(files[0]).name
+    station: dict[str, Any] = {"id": name.split("-")[0]} if "-" in name else {}
+    station.update(_isd_station(Path(files[0])))
+    return hours, station
+
+
+def _isd_station(path: Path) -> dict[str, Any]:
+    """The station's row of a ``stations.csv`` beside the file, if any."""
+    listing = path.parent / "stations.csv"
+    usaf = path.name.split("-")[0]
+    if not listing.exists():
+        return {}
+    with open(listing, encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if row.get("usaf") == usaf:
+                return {
+                    "id": usaf,
+                    "name": row["name"],
+                    "state": row["state"],
+                    "latitude": float(row["latitude"]),
+                    "longitude": float(row["longitude"]),
+                    "elevation_m": float(row["elevation_m"]),
+                }
+    return {}
+
+
+FORMATS = ("tmy3", "csv", "open-meteo", "isd-lite")
 
 
 def detect_format(path: str | Path) -> str:
@@ -90,6 +247,8 @@ def detect_format(path: str | Path) -> str:
     path = Path(path)
     if path.suffix.lower() == ".json":
         return "open-meteo"
+    if path.suffix.lower() == ".gz":
+        return "isd-lite"
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
             first = f.readline()
@@ -120,10 +279,20 @@ def read_open_meteo(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
 
 
 def load(
-    path: str | Path, fmt: str | None = None
+    path: str | Path | list[str | Path], fmt: str | None = None
 ) -> tuple[dict[str, np.ndarray], dict]:
-    """Any supported file as (*hours*, station metadata); see FORMATS."""
+    """Any supported file as (*hours*, station metadata); see FORMATS. Only
+    ISD-Lite takes several files (one station's years)."""
+    if isinstance(path, list):
+        if len(path) == 1:
+            path = path[0]
+        elif (fmt or detect_format(path[0])) == "isd-lite":
+            return read_isd_lite(path)
+        else:
+            raise DatasetError("several files are read only as --format isd-lite")
     fmt = fmt or detect_format(path)
+    if fmt == "isd-lite":
+        return read_isd_lite(path)
     if fmt == "tmy3":
         return read_tmy3(path)
     if fmt == "open-meteo":
@@ -133,62 +302,64 @@ def load(
     raise DatasetError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
 
 
-def tidy(hours: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+def tidy(hours: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict]:
     """Sorted, de-duplicated hours with what was found, counted.
 
-    Out-of-range values count as missing. A value missing for one isolated
-    hour is interpolated from its neighbours; a row missing more than that is
-    dropped, leaving a gap that no window spans. Nothing is interpolated
-    across more than one missing hour.
+    No row is dropped and nothing is invented here: out-of-range values become
+    missing (NaN, an empty cell in the canonical CSV) and stay missing; the
+    one missing-data policy, applied the same way offline and at runtime, is
+    features.fill_missing(). A month whose present weather reports
+    precipitation in SUSPECT_WEATHER_HOURS hours or more but whose gauge
+    measured none has its precipitation marked missing ("suspect_months"),
+    so that its windows are neither labelled dry nor fed a dry past.
     """
     times = np.asarray(hours["time"], dtype="datetime64[s]")
-    report = {"rows": int(len(times))}
+    report: dict[str, Any] = {"rows": int(len(times))}
     report["out_of_order"] = int(np.sum(np.diff(times) < np.timedelta64(0, "s")))
     order = np.argsort(times, kind="stable")
     times = times[order]
     keep = np.concatenate([[True], np.diff(times) != np.timedelta64(0, "s")])
     report["duplicates"] = int(np.sum(~keep))
-    names = [n for n in features.VARIABLES if n in hours]
+    source = dict(hours)
+    if "surface_pressure" not in source and "pressure_msl" in source:
+        # Only pressure tendencies are features (features.PRESSURE_ALIASES).
+        source["surface_pressure"] = source["pressure_msl"]
+    names = [n for n in features.VARIABLES if n in source]
     if len(names) != len(features.VARIABLES):
         absent = sorted(set(features.VARIABLES) - set(names))
         raise DatasetError(f"missing variables {', '.join(absent)}")
-    columns = {n: np.asarray(hours[n], np.float64)[order][keep] for n in names}
+    columns = {n: np.asarray(source[n], np.float64)[order][keep] for n in names}
     times = times[keep]
-    out_of_range = interpolated = 0
+    out_of_range = 0
     missing: dict[str, int] = {}
-    hour = np.timedelta64(3600, "s")
     for name, values in columns.items():
         low, high = features.VALID_RANGES[name]
         bad = ~np.isfinite(values) | (values < low) | (values > high)
-        missing[name] = int(bad.sum())
         out_of_range += int(np.sum(np.isfinite(values) & bad))
         values[bad] = np.nan
-        for i in np.flatnonzero(bad):
-            if (
-                0 < i < len(values) - 1
-                and not bad[i - 1]
-                and not bad[i + 1]
-                and times[i] - times[i - 1] == hour
-                and times[i + 1] - times[i] == hour
-            ):
-                values[i] = (values[i - 1] + values[i + 1]) / 2
-                interpolated += 1
-    complete = np.all([np.isfinite(v) for v in columns.values()], axis=0)
+        missing[name] = int(bad.sum())
     report["out_of_range"] = out_of_range
-    report["interpolated"] = interpolated
-    report["dropped_rows"] = int(np.sum(~complete))
-    times = times[complete]
+    report["missing"] = missing
+    suspect: list[str] = []
+    if PRECIPITATION_REPORTED in source:
+        reported = np.asarray(source[PRECIPITATION_REPORTED], bool)[order][keep]
+        rain = columns["precipitation"]
+        months = times.astype("datetime64[M]")
+        for month in np.unique(months):
+            inside = months == month
+            measured = np.nansum(rain[inside] >= features.RAIN_MM)
+            if reported[inside].sum() >= SUSPECT_WEATHER_HOURS and measured == 0:
+                rain[inside] = np.nan
+                suspect.append(str(month))
+    report["suspect_months"] = suspect
+    hour = np.timedelta64(3600, "s")
     steps = np.diff(times)
     report["gaps"] = int(np.sum(steps > hour))
     report["missing_hours"] = int(np.sum((steps[steps > hour] // hour) - 1))
-    tidy_hours = {"time": times, **{n: v[complete] for n, v in columns.items()}}
+    tidy_hours = {"time": times, **columns}
     if len(features.window_ends(times)) == 0:
-        worst = max(missing, key=lambda name: missing[name])
-        why = (
-            f" ({worst} is missing in {missing[worst]} rows)" if missing[worst] else ""
-        )
         raise DatasetError(
             f"too few consecutive hours: no {features.WINDOW_HOURS}-hour window "
-            f"in {len(times)} usable rows{why}"
+            f"in {len(times)} rows"
         )
     return tidy_hours, report

@@ -1,31 +1,14 @@
-"""Scores of probabilistic rain forecasts (numpy only, usable without TensorFlow)."""
+"""Alerting at a threshold, and every score of one forecast in one dict.
+
+AUC, Brier, skill, reliability and intervals live in weatherapp/ai/scores.py
+(one implementation, shared with the app's live verification).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-
-def roc_auc(y: np.ndarray, p: np.ndarray) -> float:
-    """Area under the ROC curve (ties count one half), via the rank statistic."""
-    y = np.asarray(y).astype(bool)
-    p = np.asarray(p, dtype=np.float64)
-    positives, negatives = int(y.sum()), int((~y).sum())
-    if positives == 0 or negatives == 0:
-        return float("nan")
-    order = np.argsort(p, kind="mergesort")
-    ranks = np.empty(len(p), dtype=np.float64)
-    sorted_p = p[order]
-    # Average ranks over ties.
-    _, first, counts = np.unique(sorted_p, return_index=True, return_counts=True)
-    average = first + (counts + 1) / 2.0
-    ranks[order] = np.repeat(average, counts)
-    return float(
-        (ranks[y].sum() - positives * (positives + 1) / 2) / (positives * negatives)
-    )
-
-
-def brier(y: np.ndarray, p: np.ndarray) -> float:
-    return float(np.mean((np.asarray(p, np.float64) - np.asarray(y, np.float64)) ** 2))
+from weatherapp.ai import scores as s
 
 
 def at_threshold(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
@@ -49,17 +32,21 @@ def at_threshold(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, fl
 
 
 def scores(
-    y: np.ndarray, p: np.ndarray, threshold: float, climatology: float
+    y: np.ndarray,
+    p: np.ndarray,
+    threshold: float | None = None,
+    climatology: float | None = None,
 ) -> dict[str, float]:
-    """All metrics of one forecast; Brier skill is against ``climatology``."""
-    reference = brier(y, np.full(len(y), climatology))
-    b = brier(y, p)
-    return {
-        "auc": roc_auc(y, p),
-        "brier": b,
-        "bss": 1.0 - b / reference if reference > 0 else float("nan"),
-        **at_threshold(y, p, threshold),
+    """AUC, Brier and Brier skill (against ``climatology``, by default the
+    evaluated data's own rain share), and at ``threshold`` if given."""
+    result = {
+        "auc": s.auc(y, p),
+        "brier": s.brier(y, p),
+        "bss": s.brier_skill(y, p, climatology),
     }
+    if threshold is not None:
+        result.update(at_threshold(y, p, threshold))
+    return result
 
 
 def best_f1_threshold(y: np.ndarray, p: np.ndarray) -> float:

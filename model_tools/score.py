@@ -17,7 +17,8 @@ import numpy as np
 
 
 def score_in_subprocess(model_path: Path, x: np.ndarray) -> dict[str, np.ndarray]:
-    """Probabilities and the tensors' quantization, computed by tflite-runtime."""
+    """Probabilities (n, horizons) as the network gives them (no running
+    maximum) and the tensors' quantization, computed by tflite-runtime."""
     with tempfile.TemporaryDirectory() as tmp:
         x_path, out_path = Path(tmp) / "x.npy", Path(tmp) / "out.npz"
         np.save(x_path, x)
@@ -40,7 +41,7 @@ def main(model_path: str, x_path: str, out_path: str) -> None:
     from weatherapp.ai.predictor import RainModel
 
     model = RainModel(model_path)
-    p = model.predict(np.load(x_path))
+    p = model.predict_horizons(np.load(x_path), running_max=False)
     np.savez(
         out_path,
         p=p.astype(np.float64),

@@ -8,6 +8,7 @@ import pytest
 
 from support import LONGITUDE, open_meteo_body
 from weatherapp.ai import predictor
+from weatherapp.forecast import features
 
 END = 2000  # an hour of the committed data with a full window before it
 
@@ -37,6 +38,19 @@ def test_prediction_from_an_open_meteo_response(client, body, hours):
         "version": card["version"],
         "sha256": card["model_sha256"],
     }
+
+
+def test_every_horizon_beside_the_probability(client, body, hours):
+    result = post(client, body).json()
+    horizons = result["horizons"]
+    assert list(horizons) == ["1", "2", "3", "4", "5", "6"]
+    values = list(horizons.values())
+    assert values == sorted(values)  # rain within 2 h is at least as likely as 1 h
+    assert horizons["3"] == result["probability"]
+    window = {k: v[END - 23 : END + 1] for k, v in hours.items()}
+    windows, ends = features.stack_windows(window, [23]), window["time"][[23]]
+    (row,) = predictor.predict_horizons_batch(windows, ends, np.array([LONGITUDE]))
+    assert values == pytest.approx([float(p) for p in row], abs=1e-4)
 
 
 def test_units_offsets_and_unixtime_are_honoured(client, body):

@@ -64,9 +64,13 @@ def test_tmy3_errors_name_the_problem(tmp_path, content, message):
         importers.read_tmy3(path)
 
 
-def test_committed_dataset_is_the_one_the_model_was_trained_on():
+def test_committed_isd_files_are_the_ones_the_model_was_trained_on():
     card = json.loads((ROOT / "models" / "rain_int8.json").read_text())
-    assert card["dataset"]["sha256"] == file_sha256(DATASET)
+    listing = ROOT / "data" / "isd-lite" / "SHA256SUMS"
+    assert card["dataset"]["sha256sums_sha256"] == file_sha256(listing)
+    for line in listing.read_text().splitlines():
+        digest, name = line.split()
+        assert file_sha256(listing.parent / name) == digest, name
 
 
 def test_committed_dataset_shape(hours):
@@ -89,8 +93,64 @@ def test_dataset_step_reproduces_the_committed_csv(tmp_path):
     raw = ROOT.parent / "shared" / "data" / "723170TYA.CSV"
     if not raw.exists():
         pytest.skip("the raw TMY3 file is not beside this checkout")
-    result = pipeline.step_dataset(raw, tmp_path / "out.csv")
-    assert result["sha256"] == file_sha256(DATASET)
+    result = pipeline.step_dataset([raw], tmp_path / "out.csv")
+    # Byte for byte, except that February 1996 (present weather reports rain
+    # and snow in 29 hours, the gauge nothing) is now missing, not dry. The
+    # committed replay file keeps its zeros: the demo replays every month.
+    assert result["found"]["suspect_months"] == ["1996-02"]
+    rebuilt = dataset.read_csv(tmp_path / "out.csv")
+    committed = dataset.read_csv(DATASET)
+    february = rebuilt["time"].astype("datetime64[M]") == np.datetime64("1996-02")
+    assert february.sum() == 28 * 24  # the TMY February has 28 days
+    assert np.isnan(rebuilt["precipitation"][february]).all()
+    assert (committed["precipitation"][february] == 0).all()
+    rebuilt["precipitation"][february] = 0.0
+    for name, values in committed.items():
+        np.testing.assert_array_equal(rebuilt[name], values)
+
+
+def test_tidy_marks_a_month_of_reported_weather_without_rain_missing(tmp_path):
+    rows = []
+    for day in range(1, 29):
+        for hour in range(1, 25):
+            rainy = day == 5 and hour <= 8  # 8 h of "61" (rain), 0 mm measured
+            rows.append(
+                f"02/{day:02d}/1996,{hour:02d}:00,5,1,75,990,180,3,10,0,"
+                f"{61 if rainy else 0:02d}"
+            )
+    for hour in range(1, 25):  # March: reported and measured
+        rows.append(
+            f"03/01/1996,{hour:02d}:00,5,1,75,990,180,3,10,"
+            f"{13 if hour == 3 else 0},{61 if hour < 10 else 0:02d}"
+        )
+    path = tmp_path / "station.csv"
+    meta = '999999,"TEST STATION",XX,-5.0,36.1,-79.95,273'
+    header = HEADER + ",PresWth (METAR code)"
+    path.write_text("\n".join([meta, header, *rows]) + "\n")
+    hours, _ = importers.read_tmy3(path)
+    tidy, found = importers.tidy(hours)
+    assert found["suspect_months"] == ["1996-02"]
+    february = tidy["time"] < np.datetime64("1996-03-01T05:00")
+    assert np.isnan(tidy["precipitation"][february]).all()
+    assert np.isfinite(tidy["precipitation"][~february]).all()
+    assert importers.PRECIPITATION_REPORTED not in tidy
+
+
+def test_empty_cells_are_missing_values(tmp_path):
+    path = tmp_path / "gappy.csv"
+    path.write_text(
+        "time,temperature_2m,relative_humidity_2m,dew_point_2m,surface_pressure,"
+        "cloud_cover,wind_speed_10m,wind_direction_10m,precipitation\n"
+        "2026-01-01T00:00Z,1,90,0.5,1000,,3,180,0\n"
+        "2026-01-01T01:00Z,1.5,,0.5,1001,50,3,180,\n"
+    )
+    hours = dataset.read_csv(path)
+    assert np.isnan(hours["cloud_cover"][0]) and hours["cloud_cover"][1] == 50
+    assert np.isnan(hours["relative_humidity_2m"][1])
+    assert np.isnan(hours["precipitation"][1]) and hours["precipitation"][0] == 0
+    out = tmp_path / "again.csv"
+    dataset.write_csv(hours, out)
+    assert out.read_text() == path.read_text()
 
 
 def test_read_csv_rejects_missing_columns(tmp_path):

@@ -212,9 +212,9 @@ def scripted(monkeypatch):
     answers: list[float] = []
 
     def predict(windows, end_times, longitudes, model):
-        return np.full(len(windows), answers.pop(0), dtype=np.float32)
+        return np.full((len(windows), 6), answers.pop(0), dtype=np.float32)
 
-    monkeypatch.setattr(predictor, "predict_rain_batch", predict)
+    monkeypatch.setattr(predictor, "predict_horizons_batch", predict)
     return answers
 
 

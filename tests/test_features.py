@@ -4,6 +4,8 @@ import pytest
 from weatherapp.forecast import features
 from weatherapp.forecast.features import FeatureError
 
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+
 
 def hourly(n: int, start: str = "2026-06-01T00:00") -> dict[str, np.ndarray]:
     time = np.datetime64(start, "s") + np.arange(n) * features.HOUR
@@ -62,8 +64,91 @@ def test_features_have_the_documented_meaning():
     assert f["cloud_cover"] == pytest.approx(100)
     assert f["rain_hours_24h"] == 1
     assert f["hours_since_rain"] == 3
-    # East wind (from 90°) blows towards the west: u < 0, v ~ 0.
-    assert f["wind_u"] == pytest.approx(-5) and abs(f["wind_v"]) < 1e-5
+    assert f["pressure_tendency_1h"] == pytest.approx(-10 / 23, rel=1e-4)
+    assert f["temperature_change_1h"] == pytest.approx(5 / 23, rel=1e-4)
+    assert f["precipitation_6h_log1p"] == pytest.approx(np.log1p(2.0))
+    assert f["precipitation_3h_log1p"] == 0
+    assert f["relative_humidity_max_6h"] == 60
+    assert f["wind_speed_change_3h"] == 0 and f["dew_point_change_3h"] == 0
+    # Linear series: the newest value is half the 24-hour span above the mean.
+    assert f["temperature_anomaly_24h"] == pytest.approx(2.5, rel=1e-4)
+    assert f["pressure_anomaly_24h"] == pytest.approx(-5, rel=1e-4)
+    assert f["dew_point_depression_anomaly_24h"] == pytest.approx(2.5, rel=1e-4)
+    assert f["relative_humidity_anomaly_24h"] == 0 == f["dew_point_anomaly_24h"]
+    assert f["wind_speed_anomaly_24h"] == 0
+
+
+def test_station_dependent_features_are_gone():
+    # docs/MODEL.md: they encode local climate and did not transfer.
+    for name in ("wind_u", "wind_v", "temperature_range_24h"):
+        assert name not in features.FEATURES
+    # Cloud cover's trends would reveal a filled (missing) sky: newest only.
+    assert [n for n in features.FEATURES if n.startswith("cloud")] == ["cloud_cover"]
+
+
+def test_fill_missing_carries_the_newest_earlier_value_only():
+    h = hourly(30)
+    h["cloud_cover"][[0, 1, 10, 11, 12, 29]] = np.nan
+    h["temperature_2m"][:] = np.nan  # never observed: stays missing
+    filled = features.fill_missing(h)
+    cloud = filled["cloud_cover"]
+    assert cloud[0] == cloud[1] == h["cloud_cover"][2]  # before the first: first
+    assert cloud[10] == cloud[11] == cloud[12] == h["cloud_cover"][9]
+    assert cloud[29] == h["cloud_cover"][28]  # a gap at the end borrows nothing
+    assert np.isnan(filled["temperature_2m"]).all()
+    assert filled["precipitation"] is h["precipitation"]  # never filled
+    assert np.isnan(h["cloud_cover"][10])  # the input is left alone
+
+
+def test_fill_missing_never_looks_ahead():
+    # Whatever follows hour i, the filled value of hour i is the same.
+    h = hourly(30)
+    h["cloud_cover"][20:] = np.nan
+    first = features.fill_missing(h)["cloud_cover"][:25].copy()
+    h["cloud_cover"][25:] = 3.0
+    assert np.array_equal(features.fill_missing(h)["cloud_cover"][:25], first)
+
+
+def test_runtime_and_offline_features_agree_on_gappy_hours():
+    """latest_window (runtime) fills as make_samples (offline) does."""
+    from model_tools.samples import make_samples
+
+    h = hourly(40)
+    h["cloud_cover"][[30, 36, 37, 38, 39]] = np.nan
+    h["dew_point_2m"][39] = np.nan
+    h["relative_humidity_2m"][39] = np.nan
+    window, end = features.latest_window({k: v[:34] for k, v in h.items()})
+    runtime = features.features(window[None], np.array([end]), -80.0)
+    offline = make_samples(h, -80.0, split=False)
+    at = int(np.flatnonzero(offline.end_times == end)[0])
+    assert np.array_equal(runtime[0], offline.x[at])
+    assert not offline.sky_observed[at]  # hour 30 is within its last 6 hours
+    # Every window is scored: a missing input never drops one.
+    assert offline.counts["scored"] == offline.counts["eligible"]
+
+
+def test_latest_window_still_needs_precipitation():
+    h = hourly(24)
+    h["precipitation"][23] = np.nan
+    with pytest.raises(FeatureError) as caught:
+        features.latest_window(h)
+    assert caught.value.field == "precipitation"
+
+
+def test_horizon_labels_are_cumulative_and_need_every_hour():
+    h = hourly(40)
+    h["precipitation"][30] = 0.5
+    h["precipitation"][37] = np.nan
+    ends = np.array([24, 26, 28, 29, 30, 31])
+    labels, known = features.horizon_labels(h, ends)
+    assert labels.shape == (6, len(features.HORIZONS))
+    # End 24: rain 6 h later; 26: 4 h; 29: 1 h.
+    assert labels[0].tolist() == [0, 0, 0, 0, 0, 1]
+    assert labels[1].tolist() == [0, 0, 0, 1, 1, 1]
+    assert labels[3].tolist() == [1, 1, 1, 1, 1, 1]
+    assert labels[4].tolist() == [0] * 6  # rain in the window is not ahead
+    assert known[:5].all() and not known[5]  # hour 37 missing: end 31 unknown
+    assert np.all(np.diff(labels, axis=1) >= 0)
 
 
 def test_solar_time_follows_longitude_not_the_clock():

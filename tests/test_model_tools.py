@@ -1,6 +1,7 @@
 """model_tools: importers, the runtime-only steps, and the CLI's errors."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -63,29 +64,37 @@ def test_open_meteo_error_body_carries_the_reason(tmp_path):
         importers.load(path)
 
 
-def test_tidy_sorts_deduplicates_and_counts(hours):
+def test_tidy_sorts_deduplicates_and_counts_but_drops_nothing(hours):
     part = {k: v[:200].copy() for k, v in hours.items()}
-    # Swap two rows, duplicate one, drop two hours, blank one value, and
-    # blank two consecutive values.
+    # Swap two rows, duplicate one, drop two hours, blank values.
     order = np.r_[0:50, 51, 50, 52:100, 100, 100, 101:150, 152:200]
     messy = {k: v[order].copy() for k, v in part.items()}
-    messy["temperature_2m"][10] = np.nan  # isolated: interpolated
-    messy["cloud_cover"][30:32] = np.nan  # two hours: rows dropped
-    messy["relative_humidity_2m"][60] = 250.0  # out of range: isolated
+    messy["temperature_2m"][10] = np.nan
+    messy["cloud_cover"][30:32] = np.nan
+    messy["relative_humidity_2m"][60] = 250.0  # out of range: missing
     clean, found = importers.tidy(messy)
     assert found == {
         "rows": 199,
         "out_of_order": 1,
         "duplicates": 1,
         "out_of_range": 1,
-        "interpolated": 2,
-        "dropped_rows": 2,
-        "gaps": 2,
-        "missing_hours": 4,
+        "missing": {
+            **dict.fromkeys(features.VARIABLES, 0),
+            "temperature_2m": 1,
+            "cloud_cover": 2,
+            "relative_humidity_2m": 1,
+        },
+        "suspect_months": [],
+        "gaps": 1,
+        "missing_hours": 2,
     }
+    assert len(clean["time"]) == 198  # every row kept, missing values too
     assert (np.diff(clean["time"]) > np.timedelta64(0, "s")).all()
-    expected = (part["temperature_2m"][9] + part["temperature_2m"][11]) / 2
-    assert clean["temperature_2m"][10] == pytest.approx(expected)
+    # Nothing invented here: filling is features.fill_missing's job, the
+    # same at runtime.
+    assert np.isnan(clean["temperature_2m"][10])
+    assert np.isnan(clean["cloud_cover"][30:32]).all()
+    assert np.isnan(clean["relative_humidity_2m"][60])
     for end in features.window_ends(clean["time"]):
         span = clean["time"][end] - clean["time"][end - features.WINDOW_HOURS + 1]
         assert span == np.timedelta64(3600 * (features.WINDOW_HOURS - 1), "s")
@@ -103,7 +112,21 @@ def test_evaluate_on_the_canonical_csv():
     assert done.returncode == 0, done.stderr
     result = last_json(done)
     assert {"auc", "brier", "bss", "windows", "baselines"} <= set(result)
-    assert result["windows"] + result["skipped"] == 8760 - 24 - 3 + 1
+    # 12 runs of consecutive hours (11 month boundaries), each with
+    # len - 24 - 6 + 1 windows followed by six known hours.
+    runs = np.diff(
+        np.r_[
+            0,
+            np.flatnonzero(
+                np.diff(dataset.read_csv(DATASET)["time"]) != np.timedelta64(3600, "s")
+            )
+            + 1,
+            8760,
+        ]
+    )
+    assert result["candidates"] == int(np.sum(runs - 24 - 6 + 1))
+    assert result["windows"] + result["skipped"] == result["candidates"]
+    assert result["coverage"] == 1.0 and result["skipped"] == 0
     assert result["auc"] > result["baselines"]["persistence"]["auc"]
     assert result["bss"] > result["baselines"]["persistence"]["bss"] > 0
     assert "tensorflow" not in done.stderr.lower()
@@ -117,7 +140,7 @@ def test_evaluate_on_an_open_meteo_file(tmp_path, hours):
     assert done.returncode == 0, done.stderr
     result = last_json(done)
     assert result["longitude"] == LONGITUDE
-    assert result["windows"] == 700 - 24 - 3 + 1
+    assert result["windows"] == 700 - 24 - 6 + 1
 
 
 @pytest.mark.parametrize(
@@ -126,7 +149,7 @@ def test_evaluate_on_an_open_meteo_file(tmp_path, hours):
         (None, [], "cannot read"),
         ("time,temperature_2m\n2026-01-01T00:00Z,1\n", [], "missing columns"),
         ("SHORT", ["--longitude", "0"], "too few consecutive hours"),
-        ("NAN", ["--longitude", "0"], "too few consecutive hours"),
+        ("NORAIN", ["--longitude", "0"], "needs windows with and without rain"),
         ("HEADER", [], "pass --longitude"),
         ('{"hourly": {"time": 5}}', ["--format", "open-meteo"], "hourly.time"),
     ],
@@ -137,11 +160,11 @@ def test_evaluate_errors_are_one_line(tmp_path, content, args, message):
         lines = DATASET.read_text().splitlines()
         if content in ("SHORT", "HEADER"):
             content = "\n".join(lines[: 20 if content == "SHORT" else 300]) + "\n"
-        elif content == "NAN":
-            # Temperature missing two hours in every three: rows are dropped.
+        elif content == "NORAIN":
+            # Precipitation missing in every hour: no window has a label.
             rows = [line.split(",") for line in lines[1:100]]
-            for i, row in enumerate(rows):
-                row[1] = "nan" if i % 3 else row[1]
+            for row in rows:
+                row[8] = ""
             content = "\n".join([lines[0], *(",".join(r) for r in rows)]) + "\n"
         path.write_text(content)
     done = cli("evaluate", "--data", str(path), *args)
@@ -162,6 +185,7 @@ def test_unknown_step_or_format_is_a_usage_error(args):
 def test_every_step_has_help():
     for step in (
         "dataset",
+        "crossval",
         "train",
         "convert",
         "parity",
@@ -186,11 +210,13 @@ def test_inspect_with_tflite_runtime_only():
     )
     assert done.returncode == 0, done.stderr
     result = last_json(done)
+    card = json.loads((ROOT / "models" / "rain_int8.json").read_text())
     assert result["inputs"][0]["dtype"] == "int8"
     assert result["outputs"][0]["dtype"] == "int8"
     assert result["inputs"][0]["shape"][-1] == len(features.FEATURES)
-    assert set(result["ops"]) == {"FULLY_CONNECTED", "LOGISTIC"}
-    card = json.loads((ROOT / "models" / "rain_int8.json").read_text())
+    # Dense layers, the concatenation of base logit and increments, sigmoid.
+    assert set(result["ops"]) == {"FULLY_CONNECTED", "CONCATENATION", "LOGISTIC"}
+    assert result["outputs"][0]["shape"][-1] == len(card["horizons"]) == 6
     assert result["inputs"][0]["scale"] == pytest.approx(
         card["quantization"]["input"]["scale"]
     )
@@ -209,9 +235,24 @@ def test_report_writes_markdown_and_plots(tmp_path):
     done = cli("report", "--out", str(out), "--json")
     assert done.returncode == 0, done.stderr
     text = out.read_text()
-    for heading in ("Metrics on the held-out blocks", "Float vs INT8", "Confusion"):
+    for heading in (
+        "Held-out stations and year",
+        "Per horizon",
+        "Seed spread",
+        "Per station",
+        "Greensboro's held-out blocks",
+        "Float vs INT8, every horizon",
+    ):
         assert heading in text
-    for name in ("roc.png", "reliability.png", "parity.png"):
+    # One row per held-out station, one per horizon in the parity table.
+    assert sum(bool(re.match(r"\| \d{6} ", line)) for line in text.splitlines()) == 48
+    for name in (
+        "roc.png",
+        "reliability.png",
+        "parity.png",
+        "horizons.png",
+        "stations.png",
+    ):
         assert (tmp_path / "img" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from model_tools import parity
@@ -22,6 +23,23 @@ def test_committed_int8_model_agrees_with_the_float_model():
     assert result["label_agreement"] >= 0.99
     assert result["mean_abs_diff"] <= 0.01
     assert result["auc_diff"] <= 0.005
+    assert sorted(result["horizons"], key=int) == ["1", "2", "3", "4", "5", "6"]
+    for k, r in result["horizons"].items():
+        assert r["label_agreement"] >= 0.99, k
+        assert r["mean_abs_diff"] <= 0.01, k
+        assert r["auc_diff"] <= 0.005, k
+    assert result["monotone_int8"] is True
+
+
+def test_the_gate_covers_every_horizon(tmp_path):
+    """Reference outputs that differ at 6 h only fail at 6 h only."""
+    with np.load(MODELS / "rain_int8.parity.npz") as data:
+        reference = {k: data[k] for k in data.files}
+    reference["p_float"][:, 5] = np.clip(reference["p_float"][:, 5] + 0.05, 0, 1)
+    shifted = tmp_path / "shifted.npz"
+    np.savez(shifted, **reference)
+    _, broken = parity.check(MODELS / "rain_int8.tflite", shifted)
+    assert broken and all(" at 6 h " in b for b in broken)
 
 
 def test_card_records_what_parity_measures():

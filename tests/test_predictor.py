@@ -8,6 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from support import LONGITUDE, ROOT
 from weatherapp.ai import predictor
@@ -60,6 +63,68 @@ def test_threads_get_exactly_the_serial_results(windows):
     for result in results:
         for k, p in result:
             assert p == serial[k]
+
+
+def test_every_horizon_in_one_invoke(windows):
+    model = RainModel()
+    assert model.horizons == (1, 2, 3, 4, 5, 6)
+    p = model.predict_horizons(windows)
+    assert p.shape == (len(windows), 6) and p.dtype == np.float32
+    # predict() keeps its meaning: the card's alert horizon (3 h).
+    assert model.card["horizon_hours"] == 3
+    assert np.array_equal(model.predict(windows), p[:, 2])
+    # Rain within 6 h is more often likely than within 1 h.
+    assert p[:, 5].mean() > p[:, 0].mean()
+
+
+def test_batch_functions_agree(hours):
+    ends = features.window_ends(hours["time"])[::97]
+    stacked = features.stack_windows(hours, ends)
+    times = hours["time"][ends]
+    both = predictor.predict_horizons_batch(stacked, times, LONGITUDE)
+    three = predictor.predict_rain_batch(stacked, times, LONGITUDE)
+    assert np.array_equal(both[:, 2], three)
+    recent = {k: v[ends[3] - 23 : ends[3] + 1] for k, v in hours.items()}
+    assert predictor.predict_rain(recent, LONGITUDE) == pytest.approx(three[3])
+
+
+@settings(deadline=None)
+@given(
+    arrays(
+        np.float32,
+        (8, len(features.FEATURES)),
+        elements=st.floats(-1e4, 1e4, width=32, allow_nan=False),
+    )
+)
+def test_horizons_are_monotone_for_any_input(raw):
+    # The network itself, without the runtime's running maximum: monotone by
+    # construction (model_tools/train.py build_model), also in INT8.
+    p = _model().predict_horizons(raw, running_max=False)
+    assert (np.diff(p, axis=1) >= 0).all()
+
+
+def test_a_single_output_card_still_works(tmp_path, windows):
+    """A card without "horizons" describes a model with one output."""
+    card = json.loads((ROOT / "models" / "rain_int8.json").read_text())
+    del card["horizons"]
+    (tmp_path / "m.json").write_text(json.dumps(card))
+    (tmp_path / "m.tflite").write_bytes(
+        (ROOT / "models" / "rain_int8.tflite").read_bytes()
+    )
+    model = RainModel(tmp_path / "m.tflite")
+    assert model.horizons == (3,)
+    # This file has six outputs, so the card is caught lying.
+    with pytest.raises(ModelError, match="gives 6 outputs"):
+        model.predict(windows[:1])
+
+
+_shared: list[RainModel] = []
+
+
+def _model() -> RainModel:
+    if not _shared:
+        _shared.append(RainModel())
+    return _shared[0]
 
 
 def test_predict_rain_uses_the_newest_window(hours):

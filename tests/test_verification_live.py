@@ -12,7 +12,7 @@ from django.core.management.base import CommandError
 
 from support import DATASET
 from weatherapp.alerting import cycle as the_cycle
-from weatherapp.alerting.skill import Counts, first_rain_hour, psi, scores
+from weatherapp.alerting.skill import Counts, first_rain_hour, psi_from_counts, scores
 from weatherapp.forecast.sources import ReplaySource, rain_chances
 from weatherapp.models import Alert, Place, Prediction, SkillCount
 
@@ -132,8 +132,8 @@ def test_provider_chances_are_the_running_maximum():
 
 def test_psi_is_zero_for_the_same_distribution_and_grows_with_shift():
     shares = [0.1] * 10
-    assert psi(shares, [100] * 10) == pytest.approx(0.0)
-    assert psi(shares, [500, 500] + [0] * 8) > 0.25
+    assert psi_from_counts(shares, [100] * 10) == pytest.approx(0.0)
+    assert psi_from_counts(shares, [500, 500] + [0] * 8) > 0.25
 
 
 def test_open_meteo_is_verified_on_the_same_hours(open_meteo, places):
@@ -227,10 +227,11 @@ def test_end_to_end_forecasts_then_the_hours_that_came(open_meteo, places):
 
 
 def test_an_alert_learns_whether_rain_came(open_meteo, places, client):
+    Place.objects.update(threshold=0.05)  # alerts whatever the model
     open_meteo.follow = True
     open_meteo.default = "rainy"
     open_meteo.end -= 12 * HOUR
-    for _ in range(10):
+    for _ in range(12):
         for chunk in the_cycle.cycle_chunks():
             the_cycle.predict_cells(chunk)
         open_meteo.end += HOUR

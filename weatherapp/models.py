@@ -278,7 +278,7 @@ class Probabilities(models.BinaryField):
         return value
 
     def value_to_string(self, obj: Any) -> str:
-        value = self.value_from_object(obj)
+        value: Any = self.value_from_object(obj)
         return "" if value is None else ",".join(f"{p:.4f}" for p in value)
 
 

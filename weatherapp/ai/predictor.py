@@ -35,6 +35,7 @@ __all__ = [
     "get_model",
     "interpreter_class",
     "loaded_model",
+    "predict_horizons_batch",
     "predict_rain",
     "predict_rain_batch",
 ]
@@ -69,6 +70,12 @@ class RainModel:
         self.mean = np.asarray(normalization["mean"], np.float32)
         self.std = np.asarray(normalization["std"], np.float32)
         self.threshold = float(self.card["threshold"])
+        # A v2 card lists every horizon the model outputs (hours, ascending);
+        # a single-output card has only its horizon_hours.
+        self.horizons: tuple[int, ...] = tuple(
+            int(k) for k in self.card.get("horizons", [self.card["horizon_hours"]])
+        )
+        self.default_column = self.horizons.index(int(self.card["horizon_hours"]))
         self.on_invoke = on_invoke
         self._lock = threading.Lock()
         self._interpreter: Any = None
@@ -94,6 +101,12 @@ class RainModel:
                 f"{self.path}: takes {self._input['shape'][-1]} features, "
                 f"the card lists {len(features.FEATURES)}"
             )
+        outputs = int(self._output["shape"][-1]) if len(self._output["shape"]) else 1
+        if outputs != len(self.horizons):
+            raise ModelError(
+                f"{self.path}: gives {outputs} outputs, "
+                f"the card lists {len(self.horizons)} horizons"
+            )
         self._in_scale, self._in_zero = self._input["quantization"]
         self._out_scale, self._out_zero = self._output["quantization"]
         self._interpreter = interpreter
@@ -101,7 +114,19 @@ class RainModel:
         interpreter.allocate_tensors()
 
     def predict(self, raw: npt.ArrayLike) -> npt.NDArray[np.float32]:
-        """Probabilities for a matrix of raw features (n, len(FEATURES)), one invoke."""
+        """P(rain within the card's horizon_hours) for a matrix of raw features
+        (n, len(FEATURES)), one invoke."""
+        column: npt.NDArray[np.float32] = self.predict_horizons(raw)[
+            :, self.default_column
+        ]
+        return column
+
+    def predict_horizons(
+        self, raw: npt.ArrayLike, running_max: bool = True
+    ) -> npt.NDArray[np.float32]:
+        """P(rain within k hours) for every k in ``horizons``: (n, len(horizons)),
+        one invoke; non-decreasing along each row (``running_max=False`` gives
+        the network's own output, for the parity gate to check)."""
         x = features.standardize(np.atleast_2d(raw), self.mean, self.std)
         with self._lock:
             if self._interpreter is None:
@@ -120,7 +145,13 @@ class RainModel:
         if self.on_invoke is not None:
             self.on_invoke(elapsed, len(q))
         p = (out.astype(np.float32) - self._out_zero) * self._out_scale
-        probabilities: npt.NDArray[np.float32] = np.clip(p.reshape(-1), 0.0, 1.0)
+        p = np.clip(p.reshape(len(q), len(self.horizons)), 0.0, 1.0)
+        # The network is monotone in k by construction, also in INT8 (see
+        # model_tools/train.py); the running maximum only guards against a
+        # model built otherwise and changes nothing for the committed one.
+        probabilities: npt.NDArray[np.float32] = (
+            np.maximum.accumulate(p, axis=1) if running_max else p
+        )
         return probabilities
 
     def info(self) -> dict[str, str]:
@@ -175,6 +206,19 @@ def predict_rain_batch(
     longitudes: npt.NDArray[Any] | float,
     model: RainModel | None = None,
 ) -> npt.NDArray[np.float32]:
-    """Probabilities for many windows (see features.stack_windows) in one invoke."""
+    """P(rain within horizon_hours) for many windows (see
+    features.stack_windows) in one invoke."""
     model = model or get_model()
     return model.predict(features.features(windows, end_times, longitudes))
+
+
+def predict_horizons_batch(
+    windows: npt.ArrayLike,
+    end_times: npt.ArrayLike,
+    longitudes: npt.NDArray[Any] | float,
+    model: RainModel | None = None,
+) -> npt.NDArray[np.float32]:
+    """P(rain within k hours) for every k of ``model.horizons``, for many
+    windows in one invoke: (n, len(model.horizons)), non-decreasing in k."""
+    model = model or get_model()
+    return model.predict_horizons(features.features(windows, end_times, longitudes))

@@ -47,7 +47,6 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-    from weatherapp.ai.predictor import RainModel
     from weatherapp.forecast.sources import OpenMeteoSource, ReplaySource
 
 log = logging.getLogger(__name__)
@@ -195,7 +194,7 @@ def learn(fetched: Fetched, newest: dt.datetime) -> None:
     from .verification import count_features, verify_cells
 
     try:
-        verify_cells(fetched.hours, newest)
+        verify_cells(fetched.hours)
     except DatabaseError:
         log.exception("verification skipped for this chunk")
         count_fault(FaultCount.Stage.VERIFY)
@@ -233,7 +232,7 @@ def fetch_and_predict(
     """New (unsaved) predictions for the cells whose weather could be had."""
     import numpy as np
 
-    from weatherapp.ai.predictor import ModelError
+    from weatherapp.ai.predictor import ModelError, predict_horizons_batch
     from weatherapp.forecast import features
     from weatherapp.forecast.sources import SourceError
     from weatherapp.ops.runtime import rain_model
@@ -300,20 +299,6 @@ def fetch_and_predict(
         )
     ]
     return result
-
-
-def predict_horizons_batch(
-    windows: npt.NDArray[np.float32],
-    end_times: npt.NDArray[np.datetime64],
-    longitudes: npt.NDArray[np.float64],
-    model: RainModel,
-) -> npt.NDArray[np.float32]:
-    """P(rain within k h) per window, one column per horizon of the model."""
-    from weatherapp.ai import predictor
-
-    if hasattr(predictor, "predict_horizons_batch"):
-        return predictor.predict_horizons_batch(windows, end_times, longitudes, model)
-    return predictor.predict_rain_batch(windows, end_times, longitudes, model)[:, None]
 
 
 def _utc(time64: np.datetime64) -> dt.datetime:

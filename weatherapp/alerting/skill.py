@@ -141,30 +141,21 @@ def reliability(counts: Counts, groups: int = 10) -> list[dict[str, float]]:
     return rows
 
 
-def psi(expected: Sequence[float], counts: Sequence[int], floor: float = 1e-4) -> float:
+def psi_from_counts(expected: Sequence[float], counts: Sequence[int]) -> float:
     """Population stability index of live bin ``counts`` against the
-    training shares ``expected`` (the same bins); empty bins count ``floor``."""
+    training shares ``expected`` (the same bins): ai.scores.psi for inputs
+    already counted into bins (models.FeatureCount), with the same floor."""
+    from weatherapp.ai.scores import PSI_FLOOR
+
     total = sum(counts)
     if not total:
         return math.nan
     value = 0.0
     for e, c in zip(expected, counts, strict=True):
-        a = max(c / total, floor)
-        e = max(e, floor)
+        a = max(c / total, PSI_FLOOR)
+        e = max(e, PSI_FLOOR)
         value += (a - e) * math.log(a / e)
     return value
-
-
-def histogram(values: Sequence[float], edges: Sequence[float]) -> list[int]:
-    """Counts of ``values`` in the bins that ``edges`` (interior, sorted)
-    make: len(edges) + 1 bins, a value on an edge going to the upper bin."""
-    import bisect
-
-    counts = [0] * (len(edges) + 1)
-    for v in values:
-        if not math.isnan(v):
-            counts[bisect.bisect_right(edges, v)] += 1
-    return counts
 
 
 def _round(value: float | None) -> float | None:

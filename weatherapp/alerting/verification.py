@@ -22,7 +22,7 @@ from django.db import transaction
 from weatherapp.forecast.variables import HORIZON_HOURS, HORIZONS
 from weatherapp.models import Alert, FeatureCount, Prediction, SkillCount, within
 
-from .skill import Counts, first_rain_hour, histogram
+from .skill import Counts, first_rain_hour
 
 if TYPE_CHECKING:
     import numpy as np
@@ -31,39 +31,44 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HOUR = dt.timedelta(hours=1)
-# Rows older than this have left the fetched hours: they stay unverified.
-LOOKBACK = dt.timedelta(hours=26)
+# Windows a day's input counts need before their PSI may flag drift.
+MIN_DRIFT_WINDOWS = 1000
 
 
-def verify_cells(
-    cell_hours: Mapping[int, Mapping[str, npt.NDArray[Any]]], newest: dt.datetime
-) -> int:
+def verify_cells(cell_hours: Mapping[int, Mapping[str, npt.NDArray[Any]]]) -> int:
     """Verify the cells' unverified predictions that their fetched hours now
-    answer; returns how many were verified."""
+    answer (rows older than those hours stay unverified, and are pruned);
+    returns how many were verified."""
     import numpy as np
 
     if not cell_hours:
         return 0
+    # The hours fetched say what followed the predictions made within them.
+    spans = [h["time"] for h in cell_hours.values() if len(h["time"])]
+    if not spans:
+        return 0
+    first = min(int(t[0].astype("datetime64[s]").astype("int64")) for t in spans)
+    last = max(int(t[-1].astype("datetime64[s]").astype("int64")) for t in spans)
     rows = list(
         Prediction.objects.filter(
             cell_id__in=list(cell_hours),
             rain_hour__isnull=True,
-            valid_at__gte=newest - LOOKBACK,
-            valid_at__lt=newest,
+            valid_at__gte=dt.datetime.fromtimestamp(first, tz=dt.UTC),
+            valid_at__lt=dt.datetime.fromtimestamp(last, tz=dt.UTC),
         )
     )
     answers: list[tuple[Prediction, int]] = []
     for row in rows:
         hours = cell_hours[row.cell_id]
-        after = []
+        after: list[float] = []
         start = np.datetime64(int(row.valid_at.timestamp()), "s")
         times = hours["time"].astype("datetime64[s]")
         for k in HORIZONS:
             at = np.flatnonzero(times == start + np.timedelta64(3600 * k, "s"))
             after.append(float(hours["precipitation"][at[0]]) if len(at) else np.nan)
-        k = first_rain_hour(after, hours=len(HORIZONS))
-        if k is not None:
-            answers.append((row, k))
+        first_wet = first_rain_hour(after, hours=len(HORIZONS))
+        if first_wet is not None:
+            answers.append((row, first_wet))
     if not answers:
         return 0
     with transaction.atomic():
@@ -132,13 +137,17 @@ def count_features(
 ) -> None:
     """Add a chunk's raw feature rows to the day's FeatureCount rows, in the
     bins of the card's training statistics (``feature_stats``)."""
+    from weatherapp.ai.scores import bin_shares
+
     with transaction.atomic():
         for j, name in enumerate(names):
             edges = stats.get(name, {}).get("edges")
             if not edges:
                 continue
             column = [float(v) for v in raw[:, j]]
-            counts = histogram(column, edges)
+            # The card's own binning (ai.scores.bin_shares: a value on an edge
+            # goes left), as counts.
+            counts = [round(share * len(column)) for share in bin_shares(column, edges)]
             FeatureCount.objects.get_or_create(
                 day=day, feature=name, defaults={"counts": [0] * len(counts)}
             )
@@ -162,14 +171,17 @@ def newest_day(model: type[SkillCount] | type[FeatureCount]) -> dt.date:
 
 
 def skill_report(
-    days: int, card: Mapping[str, Any], threshold: float | None = None
+    days: int,
+    card: Mapping[str, Any],
+    threshold: float | None = None,
+    drift_days: int = 1,
 ) -> dict[str, Any]:
     """Rolling skill over the last ``days`` counted, for the card's model
     version (else the newest with verified cases), ours and Open-Meteo's side
     by side (onset: cases where the last hour was dry), with input drift over
     the newest day of input counts. Alert precision and recall are taken at
     ``threshold`` (default: the card's)."""
-    from .skill import PSI_LIMIT, psi, scores
+    from .skill import PSI_LIMIT, scores
 
     threshold = float(card["threshold"]) if threshold is None else threshold
     today = newest_day(SkillCount)
@@ -208,29 +220,53 @@ def skill_report(
         block["onset_bss"] = onset_scores["bss"]
         block["onset_verified"] = onset_scores["verified"]
         report[key] = block
-    drift = {}
+    report["drift"] = drift_report(card, drift_days)
+    report["drift_days"] = drift_days
+    report["psi_limit"] = PSI_LIMIT
+    report["min_drift_windows"] = MIN_DRIFT_WINDOWS
+    return report
+
+
+def drift_report(card: Mapping[str, Any], days: int = 1) -> dict[str, Any]:
+    """Per feature: PSI of the inputs of the last ``days`` counted against
+    the card's training bins, live and training mean and spread. Flagged only
+    past PSI_LIMIT *and* with MIN_DRIFT_WINDOWS windows: a day at a few
+    places is weather, not climate, and its PSI is large by chance."""
+    from .skill import PSI_LIMIT, psi_from_counts
+
     stats = card.get("feature_stats") or {}
-    for row in FeatureCount.objects.filter(day=newest_day(FeatureCount)):
-        expected = stats.get(row.feature, {}).get("shares")
+    newest = newest_day(FeatureCount)
+    totals: dict[str, FeatureCount] = {}
+    since = newest - dt.timedelta(days=days - 1)
+    for row in FeatureCount.objects.filter(day__gte=since, day__lte=newest):
+        if row.feature in totals:
+            into = totals[row.feature]
+            into.counts = [a + b for a, b in zip(into.counts, row.counts, strict=True)]
+            into.total += row.total
+            into.sum += row.sum
+            into.sum_squares += row.sum_squares
+        else:
+            totals[row.feature] = row
+    drift = {}
+    for name, row in totals.items():
+        expected = stats.get(name, {}).get("shares")
         if not expected or len(expected) != len(row.counts):
             continue
-        value = psi(expected, row.counts)
+        value = psi_from_counts(expected, row.counts)
         mean = row.sum / row.total if row.total else None
         std = None
         if row.total and mean is not None:
             std = max(row.sum_squares / row.total - mean * mean, 0.0) ** 0.5
-        drift[row.feature] = {
+        drift[name] = {
             "psi": round(value, 4),
-            "drifted": value > PSI_LIMIT,
+            "drifted": value > PSI_LIMIT and row.total >= MIN_DRIFT_WINDOWS,
             "live_mean": None if mean is None else round(mean, 4),
             "live_std": None if std is None else round(std, 4),
-            "train_mean": stats[row.feature].get("mean"),
-            "train_std": stats[row.feature].get("std"),
+            "train_mean": stats[name].get("mean"),
+            "train_std": stats[name].get("std"),
             "windows": row.total,
         }
-    report["drift"] = dict(sorted(drift.items()))
-    report["psi_limit"] = PSI_LIMIT
-    return report
+    return dict(sorted(drift.items()))
 
 
 def daily_skill(days: int, threshold: float) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,8 @@ class DatasetError(ValueError):
 
 
 def read_csv(path: str | Path) -> dict[str, npt.NDArray[Any]]:
-    """Load a canonical CSV into *hours* (see features.py)."""
+    """Load a canonical CSV into *hours* (see features.py); an empty cell is a
+    missing value (NaN; features.fill_missing() says what becomes of it)."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -64,10 +66,15 @@ def read_csv(path: str | Path) -> dict[str, npt.NDArray[Any]]:
         if name == "time":
             continue
         try:
-            hours[name] = np.array([float(row[index[name]]) for row in rows])
+            hours[name] = np.array([_value(row[index[name]]) for row in rows])
         except ValueError as exc:
             raise DatasetError(f"{path}: column {name}: {exc}") from None
     return hours
+
+
+def _value(cell: str) -> float:
+    # An empty cell is a missing value (NaN), as write_csv writes one.
+    return float(cell) if cell.strip() else math.nan
 
 
 def write_csv(hours: Mapping[str, npt.NDArray[Any]], path: str | Path) -> None:
@@ -82,5 +89,7 @@ def write_csv(hours: Mapping[str, npt.NDArray[Any]], path: str | Path) -> None:
 
 
 def _number(value: float) -> str:
+    if not math.isfinite(float(value)):
+        return ""
     text = f"{float(value):.{DECIMALS}f}".rstrip("0").rstrip(".")
     return "0" if text == "-0" else text

@@ -3,7 +3,8 @@ window and horizon: numpy-free, so that code describing or sending alerts, or
 checking a model card, does not load numpy."""
 
 WINDOW_HOURS = 24  # consecutive hours the model reads
-HORIZON_HOURS = 3  # it predicts rain in the hours after the window's last
+HORIZON_HOURS = 3  # the default alert horizon: rain within 3 h of the window
+# The model predicts P(rain within k hours) for each k; HORIZON_HOURS is one.
 HORIZONS = (1, 2, 3, 4, 5, 6)
 
 # The order of the model's input window (axis 2 of a window stack).
@@ -21,26 +22,42 @@ VARIABLES = (
 # and at sea level, so either variable will do.
 PRESSURE_ALIASES = ("surface_pressure", "pressure_msl")
 
-# The model's input features, in order; the model card lists the same.
+# The model's input features, in order; the model card lists the same. Chosen
+# to transfer between stations (docs/MODEL.md, "Features and transfer"):
+# wind_u, wind_v and temperature_range_24h were dropped (their station means
+# differ by 0.4-0.7 within-station standard deviations and they encode local
+# climate: prevailing winds, desert diurnal ranges). Cloud cover enters as its
+# newest value only: its changes and 6-hour mean and maximum would let the
+# model see that ISD's sky cover was missing (filled values do not change),
+# which it is in 83 % of rainy hours; measured in docs/MODEL.md.
 FEATURES = (
     "dew_point_depression",
     "dew_point_depression_change_3h",
     "relative_humidity",
     "relative_humidity_change_3h",
     "cloud_cover",
-    "cloud_cover_change_3h",
-    "cloud_cover_mean_6h",
     "pressure_tendency_3h",
     "pressure_tendency_12h",
     "temperature_change_3h",
-    "temperature_range_24h",
     "wind_speed",
-    "wind_u",
-    "wind_v",
     "precipitation_log1p",
     "precipitation_3h_log1p",
     "rain_hours_24h",
     "hours_since_rain",
     "solar_hour_sin",
     "solar_hour_cos",
+    "pressure_tendency_1h",
+    "wind_speed_change_3h",
+    "dew_point_change_3h",
+    "relative_humidity_max_6h",
+    "precipitation_6h_log1p",
+    "temperature_change_1h",
+    # Newest value minus the window's 24-hour mean: how unusual this hour is
+    # for this place today, which transfers where absolute values do not.
+    "dew_point_depression_anomaly_24h",
+    "relative_humidity_anomaly_24h",
+    "pressure_anomaly_24h",
+    "temperature_anomaly_24h",
+    "wind_speed_anomaly_24h",
+    "dew_point_anomaly_24h",
 )

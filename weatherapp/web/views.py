@@ -117,7 +117,7 @@ def _latest(place: Place) -> dict | None:
         return None
     zone = shown_zone(place.timezone)
     valid_at = place.latest_valid_at  # type: ignore[attr-defined]
-    probability = place.latest_probability
+    probability = place.latest_probability or 0.0
     created_at = getattr(place, "latest_created_at", None) or valid_at
     return {
         "probability": probability,

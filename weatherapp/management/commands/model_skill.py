@@ -48,8 +48,10 @@ def text(report: dict[str, Any]) -> str:
     lines = [
         f"Skill over {report['days']} days, model {report['model_version'] or '-'}:"
     ]
-    names = ("verified", "auc", "brier", "bss", "onset_auc", "onset_bss")
-    names += ("alert_precision", "alert_recall")
+    names = (
+        *("verified", "auc", "brier", "bss", "onset_auc", "onset_bss"),
+        *("alert_precision", "alert_recall"),
+    )
     lines.append(f"{'':18}{'our model':>12}{'Open-Meteo':>12}")
     for name in names:
         ours, theirs = report["model"][name], report["open_meteo"][name]
@@ -61,7 +63,10 @@ def text(report: dict[str, Any]) -> str:
                 f"({report[key]['verified']}) for figures that mean anything"
             )
     if report["drift"]:
-        lines.append(f"Input drift today (PSI; over {report['psi_limit']} flagged):")
+        lines.append(
+            f"Input drift on the newest day (PSI; over {report['psi_limit']} "
+            f"flagged from {report['min_drift_windows']} windows):"
+        )
         for feature, row in report["drift"].items():
             flag = "  DRIFTED" if row["drifted"] else ""
             lines.append(f"  {feature:32}{row['psi']:>8.3f}{flag}")

@@ -1,0 +1,132 @@
+"""ISD-Lite parsing against hand-checked lines (NOAA's isd-lite-format)."""
+
+import gzip
+import json
+
+import numpy as np
+import pytest
+
+from model_tools import importers, isd
+from model_tools.cli import main
+from weatherapp.forecast.dataset import DatasetError
+
+# year month day hour | T dewpoint SLP | dir speed | sky | precip 1 h, 6 h
+LINES = [
+    "2019 07 01 00   250   200 10132   180    51     4     0 -9999",
+    "2019 07 01 01   240   210 10135     0     0     8    -1 -9999",  # calm, trace
+    "2019 07 01 02 -9999   210 -9999   360    30     9    25    30",  # missing, fog
+    # 03 is missing entirely
+    "2019 07 01 04   230   220 10140   200    40    10 -9999 -9999",  # partial obsc.
+    "2019 07 01 05   231   220 10141   200    40    15     3 -9999",  # broken
+]
+
+
+def write_gz(path, lines):
+    path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    return path
+
+
+def test_hand_checked_lines(tmp_path):
+    hours, _ = importers.read_isd_lite(write_gz(tmp_path / "x-y-2019.gz", LINES))
+    assert [str(t) for t in hours["time"]] == [
+        "2019-07-01T00:00:00",
+        "2019-07-01T01:00:00",
+        "2019-07-01T02:00:00",
+        "2019-07-01T04:00:00",
+        "2019-07-01T05:00:00",
+    ]
+    assert hours["temperature_2m"][0] == pytest.approx(25.0)
+    assert np.isnan(hours["temperature_2m"][2])  # -9999
+    assert np.isnan(hours["relative_humidity_2m"][2])  # needs the temperature
+    # RH of 25 °C with a 20 °C dew point: 73.8 % (Magnus).
+    assert hours["relative_humidity_2m"][0] == pytest.approx(73.8, abs=0.2)
+    assert hours["pressure_msl"][1] == pytest.approx(1013.5)
+    assert "surface_pressure" not in hours  # ISD-Lite has sea level only
+    assert np.isnan(hours["pressure_msl"][2])
+    assert hours["wind_speed_10m"][1] == 0 and hours["wind_direction_10m"][1] == 0
+    assert hours["wind_direction_10m"][2] == 0  # 360 is north
+    assert hours["wind_speed_10m"][0] == pytest.approx(5.1)
+    # Sky: 4 oktas, 8 oktas, obscured, partial obscuration (unknown), broken.
+    assert hours["cloud_cover"].tolist()[:3] == [50.0, 100.0, 100.0]
+    assert np.isnan(hours["cloud_cover"][3])
+    assert hours["cloud_cover"][4] == 75.0
+    # Precipitation: 0, trace -> 0, 2.5 mm, missing, 0.3 mm.
+    rain = hours["precipitation"]
+    assert rain[[0, 1, 2, 4]].tolist() == pytest.approx([0.0, 0.0, 2.5, 0.3])
+    assert np.isnan(rain[3])
+
+
+def test_concatenated_members_and_several_files_are_one_series(tmp_path):
+    one = write_gz(tmp_path / "a-b-2019.gz", LINES)
+    first = gzip.compress(("\n".join(LINES[:2]) + "\n").encode())
+    rest = gzip.compress(("\n".join(LINES[2:]) + "\n").encode())
+    joined = tmp_path / "c-d-2019.gz"
+    joined.write_bytes(first + rest)
+    split_a = write_gz(tmp_path / "e-f-2018.gz", LINES[2:])
+    split_b = write_gz(tmp_path / "e-f-2019.gz", LINES[:2])
+    reference, _ = importers.read_isd_lite(one)
+    for source in (joined, [split_a, split_b]):
+        hours, _ = importers.load(source, "isd-lite")
+        order = np.argsort(hours["time"])
+        for name, values in reference.items():
+            np.testing.assert_array_equal(np.asarray(hours[name])[order], values)
+
+
+def test_bad_lines_are_one_line_errors(tmp_path):
+    bad = write_gz(tmp_path / "x-y-2019.gz", [LINES[0], "2019 07 01 01 250"])
+    with pytest.raises(DatasetError, match=r":2: not an ISD-Lite line"):
+        importers.read_isd_lite(bad)
+    broken = tmp_path / "z-z-2019.gz"
+    broken.write_bytes(gzip.compress(b"x")[:8])
+    with pytest.raises(DatasetError, match="cannot read"):
+        importers.read_isd_lite(broken)
+
+
+def test_committed_stations_parse_with_their_metadata():
+    rows = isd.stations()
+    assert len(rows) == 48 and all(len(r["files"]) == 3 for r in rows)
+    hours, station = importers.load([str(p) for p in rows[0]["files"]], "isd-lite")
+    assert station["name"] == rows[0]["name"]
+    assert station["longitude"] == rows[0]["longitude"]
+    assert hours["time"][0] == np.datetime64("2017-01-01T01:00")  # as published
+    assert hours["time"][-1] == np.datetime64("2019-12-31T23:00")
+
+
+def test_folds_keep_neighbours_together():
+    rows = isd.stations()
+    fold_of = isd.folds(rows)
+    miami = {fold_of[s] for s in ("722020", "722024", "722029")}
+    assert len(miami) == 1
+    assert fold_of["725750"] == fold_of["725785"]  # Ogden with Idaho Falls
+    assert len(set(fold_of.values())) == isd.FOLDS
+    sizes = np.bincount(list(fold_of.values()))
+    assert sizes.max() - sizes.min() <= 2
+
+
+def test_evaluate_isd_station_json(capsys):
+    """The issue's command: one JSON object, last, with every field."""
+    row = isd.stations()[8]  # Dallas-Fort Worth
+    code = main(
+        [
+            "evaluate",
+            "--data",
+            *[str(p) for p in row["files"]],
+            "--format",
+            "isd-lite",
+            "--longitude",
+            str(row["longitude"]),
+            "--json",
+        ]
+    )
+    assert code == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for key in ("auc", "brier", "bss", "coverage", "windows", "skipped", "baselines"):
+        assert key in result
+    assert result["coverage"] >= 0.9
+    assert set(result["onset"]) >= {"auc", "brier", "bss", "windows"}
+    assert sorted(result["horizons"], key=int) == ["1", "2", "3", "4", "5", "6"]
+    for k, scores in result["horizons"].items():
+        assert set(scores) >= {"auc", "brier", "bss"}, k
+    assert result["auc"] == result["horizons"]["3"]["auc"]
+    assert 0.5 < result["auc"] <= 1 and result["onset"]["windows"] < result["windows"]
+    assert set(result["sky"]) == {"observed", "filled"}
