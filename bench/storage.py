@@ -9,7 +9,7 @@ does not depend on how many places share it, only the number of cells does);
 then every simulated hour one prediction row per cell, as the cycle stores it
 (the same table, the same two-byte horizons for ours and the provider's, the
 same indexes), and the beat task's pruning (``prune_predictions``, the real
-function, at the PREDICTION_RETENTION_HOURS setting, 18 by default). Rows are
+function, at the PREDICTION_RETENTION_HOURS setting, 16 by default). Rows are
 written with COPY, the fastest way in, so that 30 days take minutes;
 PostgreSQL's autovacuum, which
 on a live server reclaims the pruned rows' space within minutes, is stood in

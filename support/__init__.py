@@ -208,14 +208,25 @@ n = {n}
 user = User.objects.create_user("bench", "bench@example.com", "bench-password-1")
 lat = {lat}
 lon = {lon}
-cells = {{}}
-places = []
-for i, (a, b) in enumerate(zip(lat, lon)):
-    key = (round(a / 0.1), round(b / 0.1))
-    if key not in cells:
-        cells[key] = Cell.for_location(a, b)
-    places.append(Place(owner=user, name=f"p{{i}}", latitude=a, longitude=b,
-                        cell=cells[key], email_enabled=False))
+size = Cell.degrees()
+squares = {{}}
+for a, b in zip(lat, lon):
+    square = Cell.square(a, b, size)
+    squares.setdefault((square["lat_index"], square["lon_index"]), square)
+Cell.objects.bulk_create(
+    [Cell(**square) for square in squares.values()],
+    batch_size=2000,
+    ignore_conflicts=True,
+)
+cells = {{
+    (c.lat_index, c.lon_index): c
+    for c in Cell.objects.filter(size=size).only("id", "lat_index", "lon_index")
+}}
+places = [
+    Place(owner=user, name=f"p{{i}}", latitude=a, longitude=b, email_enabled=False,
+          cell=cells[round(a / size), round(b / size)])
+    for i, (a, b) in enumerate(zip(lat, lon))
+]
 Place.objects.bulk_create(places, batch_size=2000)
-print(len(cells))
+print(len(squares))
 """

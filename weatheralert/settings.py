@@ -275,9 +275,9 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 # Raw predictions (one row per cell and hour) older than this are deleted: the
-# place page shows 12 hours, verification needs the 6 hours after a row
-# (docs/PERFORMANCE.md: what it costs at 100,000 places).
-PREDICTION_RETENTION_HOURS = float(os.environ.get("PREDICTION_RETENTION_HOURS", "18"))
+# place page shows 12 hours, verification needs the 6 hours after a row (and
+# 4 more for a late hour); docs/PERFORMANCE.md: what it costs at 100,000 places.
+PREDICTION_RETENTION_HOURS = float(os.environ.get("PREDICTION_RETENTION_HOURS", "16"))
 
 # Memory lines like Heroku's log-runtime-metrics, and an R14-like warning.
 RUNTIME_METRICS_INTERVAL = float(os.environ.get("RUNTIME_METRICS_INTERVAL", "20"))
