@@ -126,6 +126,7 @@ def trend_chart(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "bottom": PAD + SIZE // 2,
         "middle": PAD + SIZE // 4,
         "lines": lines,
+        "any": any(line["segments"] for line in lines),
         "first": first.isoformat(),
         "last": last.isoformat(),
     }
