@@ -71,25 +71,45 @@ def verify_cells(cell_hours: Mapping[int, Mapping[str, npt.NDArray[Any]]]) -> in
             answers.append((row, first_wet))
     if not answers:
         return 0
+    found = {(row.cell_id, row.valid_at): k for row, k in answers}
     with transaction.atomic():
-        counted = []
-        for row, k in answers:
-            claimed = Prediction.objects.filter(
-                cell_id=row.cell_id, valid_at=row.valid_at, rain_hour__isnull=True
-            ).update(rain_hour=k)
-            if claimed:
-                row.rain_hour = k
-                counted.append(row)
-        add_to_skill(counted)
+        # Claim the rows still unverified: a duplicated task waits on these
+        # locks and then finds them verified (PostgreSQL re-checks the
+        # filter on rows another transaction changed), so counts once.
+        counted = list(
+            Prediction.objects.select_for_update()
+            .filter(pk__in=list(found), rain_hour__isnull=True)
+            .order_by("cell_id", "valid_at")
+        )
+        by_hour: dict[int, list[tuple[int, dt.datetime]]] = defaultdict(list)
         for row in counted:
-            rained = 0 < (row.rain_hour or 0) <= HORIZON_HOURS
-            began = row.valid_at + ((row.rain_hour or 1) - 1) * HOUR
-            Alert.objects.filter(
-                place__cell_id=row.cell_id,
-                event_started_at=row.valid_at,
-                verified=False,
-            ).update(verified=True, rain_began_at=began if rained else None)
+            row.rain_hour = found[row.cell_id, row.valid_at]
+            by_hour[row.rain_hour].append((row.cell_id, row.valid_at))
+        for k, keys in by_hour.items():  # at most one update per hour 0...6
+            Prediction.objects.filter(pk__in=keys).update(rain_hour=k)
+        add_to_skill(counted)
+        settle_alerts(counted)
     return len(counted)
+
+
+def settle_alerts(rows: list[Prediction]) -> None:
+    """The verified rows' alerts learn whether rain came within the horizon
+    and when it began (one query to find them; few rows have alerts)."""
+    if not rows:
+        return
+    outcome = {(r.cell_id, r.valid_at): r.rain_hour or 0 for r in rows}
+    alerts = Alert.objects.filter(
+        verified=False,
+        event_started_at__in={r.valid_at for r in rows},
+        place__cell_id__in={r.cell_id for r in rows},
+    ).select_related("place")
+    for alert in alerts:
+        k = outcome.get((alert.place.cell_id, alert.event_started_at))
+        if k is None:
+            continue
+        rained = 0 < k <= HORIZON_HOURS
+        began = alert.event_started_at + (k - 1) * HOUR if rained else None
+        Alert.objects.filter(pk=alert.pk).update(verified=True, rain_began_at=began)
 
 
 def add_to_skill(rows: list[Prediction]) -> None:
