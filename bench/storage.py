@@ -44,6 +44,16 @@ def reset(url: str) -> None:
 
 
 def setup_django(url: str) -> None:
+    """Django on the PostgreSQL database ``url`` (made when absent)."""
+    import psycopg
+
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute(
+            "select 1 from pg_database where datname = %s", [name]
+        ).fetchone():
+            conn.execute(f'create database "{name}"')
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("SECRET_KEY", "bench-only")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "weatheralert.settings")
@@ -145,15 +155,6 @@ def main() -> None:
         help="a PostgreSQL database to empty and use (made if absent)",
     )
     args = parser.parse_args()
-    import psycopg
-
-    admin = args.database_url.rsplit("/", 1)[0] + "/postgres"
-    name = args.database_url.rsplit("/", 1)[1]
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute(
-            "select 1 from pg_database where datname = %s", [name]
-        ).fetchone():
-            conn.execute(f'create database "{name}"')
     setup_django(args.database_url)
     results = [run(n, args.days, args.database_url) for n in args.places]
     print()

@@ -113,15 +113,6 @@ def main() -> None:
         default="postgresql://postgres@127.0.0.1:5432/weatheralert_bench_verify",
     )
     args = parser.parse_args()
-    import psycopg
-
-    admin = args.database_url.rsplit("/", 1)[0] + "/postgres"
-    name = args.database_url.rsplit("/", 1)[1]
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute(
-            "select 1 from pg_database where datname = %s", [name]
-        ).fetchone():
-            conn.execute(f'create database "{name}"')
     setup_django(args.database_url)
     import logging
 
