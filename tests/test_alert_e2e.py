@@ -58,11 +58,13 @@ class Stack:
         return [m for m in text.split("-" * 79) if "Subject:" in m]
 
     def cycle(self, weather_server, wait=True):
-        before = len(weather_server.requests)
+        before = weather_server.locations_asked()
         self.celery.send_task("weatherapp.tasks.run_cycle")
         if wait:
-            # Three cells, so three fetches (more when one is retried).
-            wait_for(lambda: len(weather_server.requests) >= before + 3, what="a cycle")
+            # Three cells, so three locations asked (more when one is retried).
+            wait_for(
+                lambda: weather_server.locations_asked() >= before + 3, what="a cycle"
+            )
 
     def alerts(self):
         return self.query(

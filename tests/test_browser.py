@@ -171,7 +171,7 @@ def test_walk_through_the_app_at_desktop_and_phone_sizes(live_server, page, caps
     replay_hours(6)
     place = Place.objects.get(owner__username="carol")
     latest = place.latest_prediction()
-    first = place.predictions.order_by("valid_at").first()
+    first = place.predictions().order_by("valid_at").first()
     alert, _ = Alert.objects.get_or_create(
         place=place,
         event_started_at=first.valid_at,

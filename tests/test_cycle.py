@@ -162,7 +162,20 @@ def test_a_spoiled_location_costs_only_itself(open_meteo, owner, fault, caplog):
     assert FaultCount.objects.get(stage="fetch").count == 1
 
 
-@pytest.mark.parametrize("fault", ["error", "500", "truncated"])
+def test_a_refused_location_costs_only_itself(open_meteo, owner, caplog):
+    """An error body (one coordinate refused): the request is asked again in
+    halves, down to the location at fault."""
+    make_place(owner, "bad", 50.0, 10.0)
+    make_place(owner, "same request", 50.0, 10.2)
+    make_place(owner, "good", 36.1, -79.95)
+    open_meteo.set(50.0, 10.0, "error")
+    cycle()
+    assert predicted_places() == ["good", "same request"]
+    assert "cell 50.00,10.00 (id " in caplog.text
+    assert FaultCount.objects.get(stage="fetch").count == 1
+
+
+@pytest.mark.parametrize("fault", ["500", "truncated"])
 def test_a_failed_request_costs_only_its_locations(
     open_meteo, owner, fault, caplog, settings
 ):

@@ -103,7 +103,7 @@ def test_workers_killed_at_random_points_of_a_4000_place_chunk(
     sent = subjects(stack)
     assert len(sent) == 4000, "an alert was emailed twice or not at all"
     assert len(set(sent)) == 4000
-    assert count(stack, "prediction") == 4000
+    assert count(stack, "prediction") == 100  # one per cell, read by its 40 places
     assert count(stack, "delivery") == 4000
     assert count(stack, "delivery", "outcome <> 'sent'") == 0
 

@@ -147,18 +147,16 @@ def test_a_registered_scrape_gauge_is_read_at_every_scrape(
 ):
     """How another part of the app adds a gauge to /metrics."""
     settings.METRICS_TOKEN = "t" * 32
-    for name in ("weatheralert_weather_requests_today", "weatheralert_budget"):
+    for name in ("weatheralert_example_requests", "weatheralert_example_budget"):
         monkeypatch.setitem(metrics._scraped, name, None)  # gone after the test
     reads = []
 
-    @metrics.scrape_gauge(
-        "weatheralert_weather_requests_today", "Requests today.", label="api"
-    )
+    @metrics.scrape_gauge("weatheralert_example_requests", "Requests.", label="api")
     def _requests_today():
         reads.append(1)
         return {"forecast": 7, "geocoding": 2.5}
 
-    @metrics.scrape_gauge("weatheralert_budget", "Daily budget.")
+    @metrics.scrape_gauge("weatheralert_example_budget", "Daily budget.")
     def _budget():
         return 10000
 
@@ -168,10 +166,10 @@ def test_a_registered_scrape_gauge_is_read_at_every_scrape(
         return response.content.decode().splitlines()
 
     lines = scrape()
-    assert "# TYPE weatheralert_weather_requests_today gauge" in lines
-    assert 'weatheralert_weather_requests_today{api="forecast"} 7' in lines
-    assert 'weatheralert_weather_requests_today{api="geocoding"} 2.5' in lines
-    assert "weatheralert_budget 10000" in lines
+    assert "# TYPE weatheralert_example_requests gauge" in lines
+    assert 'weatheralert_example_requests{api="forecast"} 7' in lines
+    assert 'weatheralert_example_requests{api="geocoding"} 2.5' in lines
+    assert "weatheralert_example_budget 10000" in lines
     # The metrics that were there before are still there, as they were.
     assert "# TYPE weatheralert_predictions_served_total counter" in lines
     assert 'weatheralert_alerts{status="sent"} 0' in lines

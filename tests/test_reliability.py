@@ -87,7 +87,7 @@ def test_racing_workers_decide_each_event_once(
     for _ in range(8):  # duplicated chunks, at once, on three workers
         stack.celery.send_task("weatherapp.tasks.predict_cells", args=[cells])
     wait_for(lambda: len(stack.emails()) >= 3, what="the alert emails")
-    wait_for(lambda: len(weather_server.requests) >= 24, what="all eight chunks")
+    wait_for(lambda: weather_server.locations_asked() >= 24, what="all eight chunks")
     time.sleep(2)
     assert counts(stack) == (3, 3)
     assert len(stack.emails()) == 3

@@ -61,11 +61,13 @@ def test_worker_on_redis_writes_to_postgresql(
 
     rows = wait_for(
         lambda: query_postgres(
-            postgres_url, "select probability, model_version from weatherapp_prediction"
+            postgres_url,
+            "select length(probabilities), m.name from weatherapp_prediction p "
+            "join weatherapp_modelversion m on m.id = p.model_id",
         ),
         what="a prediction in PostgreSQL\n" + worker.output(),
     )
-    assert len(rows) == 1 and 0 <= rows[0][0] <= 1
+    assert rows == [(12, rows[0][1])] and rows[0][1]  # six horizons, two bytes each
     status = wait_for(
         lambda: query_postgres(
             postgres_url,
@@ -87,7 +89,8 @@ def test_worker_on_redis_writes_to_postgresql(
         what="the second chunk",
     )
     assert (
-        len(query_postgres(postgres_url, "select id from weatherapp_prediction")) == 1
+        len(query_postgres(postgres_url, "select cell_id from weatherapp_prediction"))
+        == 1
     )
     assert len(query_postgres(postgres_url, "select id from weatherapp_alert")) == 1
     assert len(sent_mail(tmp_path)) == 1
@@ -111,9 +114,9 @@ def test_beat_and_worker_on_sqlite_with_the_embedded_broker(
     def predictions():
         with sqlite3.connect(tmp_path / "weatheralert.sqlite3") as db:
             return db.execute(
-                "select probability from weatherapp_prediction"
+                "select length(probabilities) from weatherapp_prediction"
             ).fetchall()
 
     rows = wait_for(predictions, what="a prediction in SQLite\n" + worker.output())
-    assert 0 <= rows[0][0] <= 1
+    assert rows[0][0] == 12  # six horizons, two bytes each
     wait_for(lambda: sent_mail(tmp_path), what="the alert email")

@@ -81,6 +81,10 @@ class WeatherServer:
     def fail_next(self, latitude: float, longitude: float, *faults: str) -> None:
         self.faults.setdefault(_key(latitude, longitude), []).extend(faults)
 
+    def locations_asked(self) -> int:
+        """Locations asked for so far (a request asks for one or several)."""
+        return sum(len(r["locations"]) for r in self.requests)
+
     def requests_for(self, latitude: float, longitude: float) -> list[dict]:
         key = _key(latitude, longitude)
         return [r for r in self.requests if key in r["locations"]]

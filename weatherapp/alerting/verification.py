@@ -156,28 +156,42 @@ def count_features(
     day: dt.date,
 ) -> None:
     """Add a chunk's raw feature rows to the day's FeatureCount rows, in the
-    bins of the card's training statistics (``feature_stats``)."""
+    bins of the card's training statistics (``feature_stats``): a few
+    queries a chunk, the rows locked while they are added to."""
+    import numpy as np
+
     from weatherapp.ai.scores import bin_shares
 
+    binned = {n: stats[n]["edges"] for n in names if stats.get(n, {}).get("edges")}
+    if not binned:
+        return
     with transaction.atomic():
-        for j, name in enumerate(names):
-            edges = stats.get(name, {}).get("edges")
-            if not edges:
-                continue
-            column = [float(v) for v in raw[:, j]]
-            # The card's own binning (ai.scores.bin_shares: a value on an edge
-            # goes left), as counts.
-            counts = [round(share * len(column)) for share in bin_shares(column, edges)]
-            FeatureCount.objects.get_or_create(
-                day=day, feature=name, defaults={"counts": [0] * len(counts)}
+        FeatureCount.objects.bulk_create(
+            [
+                FeatureCount(day=day, feature=n, counts=[0] * (len(e) + 1))
+                for n, e in binned.items()
+            ],
+            ignore_conflicts=True,
+        )
+        rows = list(
+            FeatureCount.objects.select_for_update().filter(
+                day=day, feature__in=list(binned)
             )
-            row = FeatureCount.objects.select_for_update().get(day=day, feature=name)
+        )
+        for row in rows:
+            edges = binned[row.feature]
+            column = raw[:, names.index(row.feature)].astype(np.float64)
+            # The card's own binning (ai.scores.bin_shares: a value on an
+            # edge goes left), as counts.
+            counts = np.rint(bin_shares(column, edges) * len(column)).astype(int)
             old = list(row.counts) or [0] * len(counts)
-            row.counts = [a + b for a, b in zip(old, counts, strict=True)]
+            row.counts = [int(a + b) for a, b in zip(old, counts, strict=True)]
             row.total += len(column)
-            row.sum += sum(column)
-            row.sum_squares += sum(v * v for v in column)
-            row.save()
+            row.sum += float(column.sum())
+            row.sum_squares += float((column * column).sum())
+        FeatureCount.objects.bulk_update(
+            rows, ["counts", "total", "sum", "sum_squares"]
+        )
 
 
 def newest_day(model: type[SkillCount] | type[FeatureCount]) -> dt.date:

@@ -247,6 +247,14 @@ class OpenMeteoSource:
             return [SourceError(str(exc)) for _ in locations]
         # One location is answered with an object, several with a list.
         if isinstance(body, dict) and body.get("error") is True:
+            if len(locations) > 1:
+                # A refused request (e.g. one coordinate it will not take)
+                # must not cost the others: ask each half again, down to the
+                # location at fault (a few more requests, only on error).
+                half = len(locations) // 2
+                return self._request(locations[:half], now) + self._request(
+                    locations[half:], now
+                )
             error = SourceError(f"Open-Meteo: {body.get('reason', 'unknown error')}")
             return [error for _ in locations]
         items = body if isinstance(body, list) else [body]
