@@ -238,7 +238,7 @@ class OpenMeteoSource:
         return result.hours
 
     def _request(
-        self, locations: Sequence[Location], now: float | None
+        self, locations: Sequence[Location], now: float | None, isolate: bool = True
     ) -> list[Weather | SourceError]:
         self._locations = len(locations)
         try:
@@ -247,14 +247,16 @@ class OpenMeteoSource:
             return [SourceError(str(exc)) for _ in locations]
         # One location is answered with an object, several with a list.
         if isinstance(body, dict) and body.get("error") is True:
-            if len(locations) > 1:
+            if len(locations) > 1 and isolate:
                 # A refused request (e.g. one coordinate it will not take)
                 # must not cost the others: ask each half again, down to the
-                # location at fault (a few more requests, only on error).
+                # location at fault. When the first half is refused whole,
+                # the second is asked once, not split (an error that is
+                # everyone's, a bad key, costs ~2 log2(n) requests, not 2n).
                 half = len(locations) // 2
-                return self._request(locations[:half], now) + self._request(
-                    locations[half:], now
-                )
+                first = self._request(locations[:half], now)
+                whole = all(isinstance(r, SourceError) for r in first)
+                return first + self._request(locations[half:], now, not whole)
             error = SourceError(f"Open-Meteo: {body.get('reason', 'unknown error')}")
             return [error for _ in locations]
         items = body if isinstance(body, list) else [body]
