@@ -393,6 +393,12 @@ def step_convert(
             "seed": seed,
             "epochs": train.EPOCHS,
             "hidden": list(train.HIDDEN),
+            "members": train.MEMBERS,
+            "dropout": train.DROPOUT,
+            "learning_rate": (
+                f"Adam {train.LEARNING_RATE:g}, cosine decay to "
+                f"{train.LEARNING_RATE * train.FINAL_LR:g}, batch {train.BATCH}"
+            ),
             "evaluation": (
                 f"{isd.FOLDS} folds of stations (neighbours within "
                 f"{isd.NEIGHBOUR_KM:g} km together); each fold's stations in "

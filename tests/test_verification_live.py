@@ -227,7 +227,7 @@ def test_end_to_end_forecasts_then_the_hours_that_came(open_meteo, places):
 
 
 def test_an_alert_learns_whether_rain_came(open_meteo, places, client):
-    Place.objects.update(threshold=0.05)  # alerts whatever the model
+    Place.objects.update(threshold=0.01)  # alerts whatever the model
     open_meteo.follow = True
     open_meteo.default = "rainy"
     open_meteo.end -= 12 * HOUR

@@ -199,7 +199,11 @@ def features(
         raise FeatureError(
             "window", f"expected shape (n, {WINDOW_HOURS}, {len(VARIABLES)})"
         )
-    temp, rh, dew, pres, cloud, wspd, _, rain = np.moveaxis(w, 2, 0)
+    temp, rh, dew, pres, cloud, wspd, wdir, rain = np.moveaxis(w, 2, 0)
+    # Wind as a vector (calm is 0 whatever the direction says): its change
+    # over 3 hours is a veer, a back or a gust, not where the wind comes from.
+    radians = np.deg2rad(wdir)
+    east, north = wspd * np.sin(radians), wspd * np.cos(radians)
     depression = temp - dew
     rained = rain >= RAIN_MM
     # Hours since the newest rainy hour; a full window when it did not rain.
@@ -238,6 +242,28 @@ def features(
         temp[:, -1] - temp.mean(axis=1),
         wspd[:, -1] - wspd.mean(axis=1),
         dew[:, -1] - dew.mean(axis=1),
+        pres[:, -1] - pres[:, -7],
+        pres[:, -1] - pres[:, 0],
+        (pres[:, -1] - pres[:, -4]) - (pres[:, -4] - pres[:, -7]),
+        rh[:, -1] - rh[:, -7],
+        depression[:, -1] - depression[:, -7],
+        dew[:, -1] - dew[:, -7],
+        dew[:, -1] - dew[:, 0],
+        temp[:, -1] - temp[:, 0],
+        temp[:, -1] - temp[:, -7],
+        wspd[:, -6:].max(axis=1) - wspd.mean(axis=1),
+        np.hypot(east[:, -1] - east[:, -4], north[:, -1] - north[:, -4]),
+        rh[:, -1] - rh.max(axis=1),
+        np.log1p(rain.max(axis=1)),
+        np.log1p(rain.sum(axis=1)),
+        rh[:, -1] - rh[:, -2],
+        depression[:, -1] - depression[:, -2],
+        wspd[:, -1] - wspd[:, -2],
+        # Anomalies in units of the window's own spread (+1 so that a flat
+        # day does not blow up): the same for a desert and a coast.
+        (depression[:, -1] - depression.mean(axis=1)) / (depression.std(axis=1) + 1.0),
+        (temp[:, -1] - temp.mean(axis=1)) / (temp.std(axis=1) + 1.0),
+        pres[:, -1] - pres[:, -6:].mean(axis=1),
     ]
     matrix: npt.NDArray[np.float64] = np.stack(columns, axis=1)
     return matrix.astype(np.float32)

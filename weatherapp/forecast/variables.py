@@ -60,4 +60,27 @@ FEATURES = (
     "temperature_anomaly_24h",
     "wind_speed_anomaly_24h",
     "dew_point_anomaly_24h",
+    # Model v3 (docs/MODEL.md, "Features and transfer"): longer and shorter
+    # tendencies, the newest hour against the window's own extremes and
+    # spread, and the 24 hours' rain; none with a station spread above 0.27.
+    "pressure_tendency_6h",
+    "pressure_tendency_23h",
+    "pressure_tendency_3h_change",
+    "relative_humidity_change_6h",
+    "dew_point_depression_change_6h",
+    "dew_point_change_6h",
+    "dew_point_change_23h",
+    "temperature_change_23h",
+    "temperature_change_6h",
+    "wind_speed_max_6h_anomaly_24h",
+    "wind_vector_change_3h",
+    "relative_humidity_below_max_24h",
+    "precipitation_max_24h_log1p",
+    "precipitation_24h_log1p",
+    "relative_humidity_change_1h",
+    "dew_point_depression_change_1h",
+    "wind_speed_change_1h",
+    "dew_point_depression_zscore_24h",
+    "temperature_zscore_24h",
+    "pressure_anomaly_6h",
 )
