@@ -285,7 +285,7 @@ def fetch_and_predict(
     end_times = np.array([end for _, end, _, _ in fetched], dtype="datetime64[s]")
     longitudes = np.array([cell.longitude for cell, _, _, _ in fetched])
     try:
-        model = rain_model()
+        model = rain_model(observed=False)
         probabilities = predict_horizons_batch(
             np.stack(windows), end_times, longitudes, model
         )
