@@ -317,6 +317,11 @@ def _utc(time64: np.datetime64) -> dt.datetime:
     return dt.datetime.fromtimestamp(int(time64.astype("int64")), tz=dt.UTC)
 
 
+# Places read (and locked) a query at a time: a chunk of a dense city holds
+# tens of thousands, ~1.3 KB each as model instances.
+PLACES_A_QUERY = 2000
+
+
 def store_and_decide(
     predictions: list[Prediction],
     now: dt.datetime,
@@ -324,9 +329,10 @@ def store_and_decide(
 ) -> list[int]:
     """Cells' predictions (stored unless they are already) and a decision for
     each of their active places not yet decided on their hour, in one
-    transaction: one insert, one locking select of the places, a savepoint
-    only for a place that writes, one update of ``decided_through`` per
-    hour. A place whose decision fails loses only itself."""
+    transaction: one insert, then per PLACES_A_QUERY places one locking
+    select, a savepoint only for a place that writes and one update of
+    ``decided_through`` per hour. A place whose decision fails loses only
+    itself."""
     if not predictions:
         return []
     with transaction.atomic():
@@ -338,47 +344,57 @@ def store_and_decide(
             undecided |= Q(cell_id__in=cell_ids) & (
                 Q(decided_through__isnull=True) | Q(decided_through__lt=valid_at)
             )
-        # In key order, so that a duplicated chunk waits instead of deadlocking.
-        places = list(
-            Place.objects.filter(undecided, active=True)
-            .order_by("pk")
-            .select_for_update()
-        )
         alert_ids: list[int] = []
-        decided: dict[dt.datetime, list[int]] = {}
-        for place in places:
-            prediction = by_cell[place.cell_id]
-            valid_at = prediction.valid_at
-            decided.setdefault(valid_at, []).append(place.pk)
-            probability = alert_probability(place, prediction)
-            try:
-                judged = judge(place, valid_at, probability)
-                if judged[0] == judged[1].state and not judged[1].alert:
-                    continue  # most places, most hours: nothing to write
-                with transaction.atomic():  # a savepoint: only this place undone
-                    alert_id = decide_place(
-                        place,
-                        valid_at,
-                        probability,
-                        now,
-                        alert_probabilities(place, prediction),
-                        judged,
-                    )
-            except Exception:
-                log.exception(
-                    "place %s in cell %s not decided", place.pk, place.cell_id
-                )
-                count_fault(FaultCount.Stage.PLACE)
-                continue
-            if alert_id is not None:
-                alert_ids.append(alert_id)
-        for valid_at, place_ids in decided.items():
-            for start in range(0, len(place_ids), 10000):  # SQLite's variable limit
-                Place.objects.filter(pk__in=place_ids[start : start + 10000]).update(
-                    decided_through=valid_at
-                )
+        after = 0
+        while True:
+            # In key order, so that a duplicated chunk waits, never deadlocks.
+            places = list(
+                Place.objects.filter(undecided, active=True, pk__gt=after)
+                .order_by("pk")
+                .select_for_update()[:PLACES_A_QUERY]
+            )
+            if not places:
+                break
+            after = places[-1].pk
+            alert_ids += decide_places(places, by_cell, now)
         if alert_ids and on_commit is not None:
             transaction.on_commit(functools.partial(on_commit, alert_ids))
+    return alert_ids
+
+
+def decide_places(
+    places: list[Place], by_cell: dict[int, Prediction], now: dt.datetime
+) -> list[int]:
+    """Decide locked places on their cell's prediction, mark them decided on
+    its hour; the new alerts' ids."""
+    alert_ids: list[int] = []
+    decided: dict[dt.datetime, list[int]] = {}
+    for place in places:
+        prediction = by_cell[place.cell_id]
+        valid_at = prediction.valid_at
+        decided.setdefault(valid_at, []).append(place.pk)
+        probability = alert_probability(place, prediction)
+        try:
+            judged = judge(place, valid_at, probability)
+            if judged[0] == judged[1].state and not judged[1].alert:
+                continue  # most places, most hours: nothing to write
+            with transaction.atomic():  # a savepoint: only this place undone
+                alert_id = decide_place(
+                    place,
+                    valid_at,
+                    probability,
+                    now,
+                    alert_probabilities(place, prediction),
+                    judged,
+                )
+        except Exception:
+            log.exception("place %s in cell %s not decided", place.pk, place.cell_id)
+            count_fault(FaultCount.Stage.PLACE)
+            continue
+        if alert_id is not None:
+            alert_ids.append(alert_id)
+    for valid_at, place_ids in decided.items():
+        Place.objects.filter(pk__in=place_ids).update(decided_through=valid_at)
     return alert_ids
 
 
