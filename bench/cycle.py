@@ -87,8 +87,20 @@ def progress(env: dict[str, str]) -> tuple[int, int]:
 
 
 def reset_postgres(url: str) -> None:
+    """An empty database at ``url``, created when the server lacks it."""
     import psycopg
+    from psycopg import sql as pgsql
 
+    try:
+        psycopg.connect(url).close()
+    except psycopg.OperationalError as exc:
+        if "does not exist" not in str(exc):
+            raise
+        info = psycopg.conninfo.conninfo_to_dict(url)
+        name = info.pop("dbname")
+        info["dbname"] = "postgres"
+        with psycopg.connect(**info, autocommit=True) as conn:
+            conn.execute(pgsql.SQL("create database {}").format(pgsql.Identifier(name)))
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("drop schema public cascade")
         conn.execute("create schema public")
@@ -242,6 +254,7 @@ class PssSampler(threading.Thread):
         self.pids, self.every = pids, every
         self.peak_pss = [0.0] * len(pids)
         self.peak_rss = [0.0] * len(pids)
+        self.first_pss: list[float] = []
         self.samples = 0
         self.done = threading.Event()
 
@@ -264,6 +277,8 @@ class PssSampler(threading.Thread):
                 pss, rss = self.tree(pid)
                 self.peak_pss[i] = max(self.peak_pss[i], pss)
                 self.peak_rss[i] = max(self.peak_rss[i], rss)
+                if not self.samples:
+                    self.first_pss.append(pss)
             self.samples += 1
             self.done.wait(self.every)
 
@@ -394,6 +409,7 @@ def network_cycle(
         "log_errors": text.count(" ERROR/") + text.count("Traceback"),
         "log_warnings": text.count(" WARNING/"),
         "first_warnings": [line[-160:] for line in lines if " WARNING/" in line][:3],
+        "idle_pss_mb": [round(v, 1) for v in sampler.first_pss],
         "peak_pss_mb": [round(v, 1) for v in sampler.peak_pss],
         "peak_rss_mb": [round(v, 1) for v in sampler.peak_rss],
         "pss_samples": sampler.samples,
@@ -449,6 +465,8 @@ def run_network(
                 PREDICTION_INTERVAL_SECONDS="100000",
                 DATABASE_URL=database_url,
                 REDIS_URL=redis_url,
+                # As app.json ships it: each worker dyno's own setting.
+                MALLOC_ARENA_MAX=os.environ.get("MALLOC_ARENA_MAX", "2"),
             )
             reset_postgres(database_url)
             manage(env, "migrate", "--noinput")

@@ -235,3 +235,31 @@ def test_a_chunk_out_of_time_stores_what_it_fetched(
     assert "2 of 3 cells left for the next cycle" in caplog.text
     the_cycle.predict_cells(chunk, now=DAYTIME, fetch_seconds=60)
     assert Prediction.objects.count() == 3
+
+
+def test_a_chunk_reads_its_places_a_query_at_a_time(open_meteo, owner, monkeypatch):
+    # A chunk of a dense city holds tens of thousands of places: they are
+    # locked and decided in pieces of one transaction, each exactly once.
+    monkeypatch.setattr(the_cycle, "PLACES_A_QUERY", 7)
+    open_meteo.default = "rainy"
+    centres = [(36.1, -79.9), (36.2, -79.9), (36.1, -79.8)]
+    for i in range(60):
+        lat, lon = centres[i % 3]
+        make_place(owner, f"p{i}", lat + 0.01 * (i % 4), lon, threshold=0.3)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        alert_ids = cycle()
+    assert len(alert_ids) == 60
+    assert sorted(Alert.objects.values_list("place__name", flat=True)) == sorted(
+        f"p{i}" for i in range(60)
+    )
+    assert not Place.objects.filter(decided_through__isnull=True).exists()
+    reads = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith('SELECT "weatherapp_place"') and "LIMIT 7" in q["sql"]
+    ]
+    assert len(reads) == 10  # 60 places, 7 a query, and one that finds none
+    assert cycle() == []  # decided: the next cycle alerts nobody again

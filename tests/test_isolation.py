@@ -96,19 +96,50 @@ def test_one_failing_cell_loses_only_itself(open_meteo, owner, monkeypatch, capl
     real = cycle.store_and_decide
     bad = Cell.objects.order_by("pk")[5]
 
-    def broken_for_one_cell(cell, *args):
-        if cell.pk == bad.pk:
+    def broken_for_one_cell(predictions, *args):
+        if any(p.cell_id == bad.pk for p in predictions):
             raise RuntimeError("disk full")
-        return real(cell, *args)
+        return real(predictions, *args)
 
     monkeypatch.setattr(cycle, "store_and_decide", broken_for_one_cell)
     assert len(run()) == 39
     assert Prediction.objects.count() == 39
+    assert "a chunk of 40 cells failed as one transaction" in caplog.text
     assert f"(id {bad.pk}) not stored" in caplog.text
     assert FaultCount.objects.get(stage="cell").count == 1
 
 
-def test_alerts_are_handed_over_as_each_cell_commits(
+@pytest.mark.django_db(transaction=True)  # a real COMMIT, where the check runs
+def test_a_cell_the_database_refuses_at_commit_costs_only_itself(
+    open_meteo, owner, monkeypatch, caplog
+):
+    # A failure inside the database at COMMIT (a deferred foreign key: the
+    # cell is gone), not a Python error: the chunk's one transaction is
+    # rolled back whole, then every other cell is stored and decided alone.
+    open_meteo.default = "rainy"
+    places = grid(owner, 40, threshold=0.3)
+    bad = Cell.objects.order_by("pk")[5]
+    real = cycle.fetch_and_predict
+
+    def one_cell_gone(*args):
+        fetched = real(*args)
+        for prediction in fetched.predictions:
+            if prediction.cell_id == bad.pk:
+                prediction.cell_id = bad.pk + 10**6
+        return fetched
+
+    monkeypatch.setattr(cycle, "fetch_and_predict", one_cell_gone)
+    assert len(run()) == 39
+    assert "a chunk of 40 cells failed as one transaction" in caplog.text
+    assert Prediction.objects.count() == 39
+    assert not Prediction.objects.filter(cell=bad).exists()
+    undecided = Place.objects.filter(decided_through__isnull=True)
+    assert list(undecided) == [places[5]]
+    assert Alert.objects.count() == 39
+    assert FaultCount.objects.get(stage="cell").count == 1
+
+
+def test_alerts_are_handed_over_as_the_chunk_commits(
     open_meteo, owner, django_capture_on_commit_callbacks
 ):
     open_meteo.default = "rainy"
@@ -116,7 +147,7 @@ def test_alerts_are_handed_over_as_each_cell_commits(
     handed: list[list[int]] = []
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         ids = run(on_commit=handed.append)
-    assert len(callbacks) == 30  # one per cell, not one per chunk
+    assert len(callbacks) == 1  # the chunk's one transaction
     assert [i for batch in handed for i in batch] == ids
 
 

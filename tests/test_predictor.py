@@ -201,3 +201,37 @@ print("ok")
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().endswith("ok")
+
+
+def test_the_worker_cycle_loads_no_web_code(tmp_path):
+    """A worker's task scores and stores without the views or prometheus_client
+    (~8 MB of a worker's 96 MB; its counts would never reach /metrics, which
+    the web dyno serves), and Celery is told not to run Django's URL checks,
+    which import every view."""
+    script = f"""
+import os, sys
+os.environ["DJANGO_SETTINGS_MODULE"] = "weatheralert.settings"
+os.environ["WEATHERALERT_VAR_DIR"] = {str(tmp_path)!r}
+os.environ.pop("CELERY_SKIP_CHECKS", None)
+import django
+django.setup()
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
+import weatherapp.tasks
+assert os.environ["CELERY_SKIP_CHECKS"] == "1"
+from django.contrib.auth.models import User
+from weatherapp.models import Place, Prediction
+user = User.objects.create_user("u", "u@example.com", "pw")
+place = Place.objects.create(owner=user, name="x", latitude=36.1, longitude=-79.95)
+weatherapp.tasks.predict_cells.apply(args=[[place.cell_id]]).get()
+assert Prediction.objects.filter(cell=place.cell).count() == 1
+web = [m for m in ("prometheus_client", "weatherapp.ops.views", "whitenoise")
+       if m in sys.modules]
+assert not web, web
+print("ok")
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().endswith("ok")

@@ -6,6 +6,11 @@ from celery import Celery
 from celery.signals import beat_init, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "weatheralert.settings")
+# Celery's Django fixup runs Django's system checks as the worker starts; the
+# URL checks import every view (and whitenoise, prometheus_client), ~10 MB of
+# code a worker never runs (docs/PERFORMANCE.md). The release phase runs
+# `check --deploy --fail-level WARNING` before any dyno starts.
+os.environ.setdefault("CELERY_SKIP_CHECKS", "1")
 
 app = Celery("weatherapp")
 app.config_from_object("django.conf:settings", namespace="CELERY")

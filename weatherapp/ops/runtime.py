@@ -12,11 +12,18 @@ if TYPE_CHECKING:
     from weatherapp.ai.predictor import RainModel
 
 
-def rain_model() -> RainModel:
-    """The process-wide model of ``settings.MODEL_PATH`` (made on first use)."""
+def rain_model(observed: bool = True) -> RainModel:
+    """The process-wide model of ``settings.MODEL_PATH`` (made on first use).
+
+    ``observed``: its invocations are timed for /metrics. The worker's cycle
+    says no: /metrics is served by the web dyno, which never sees a worker's
+    counts, and prometheus_client would cost the worker ~8 MB for them."""
     from django.conf import settings
 
     from weatherapp.ai.predictor import get_model
+
+    if not observed:
+        return get_model(settings.MODEL_PATH)
 
     from .metrics import observe_inference
 
