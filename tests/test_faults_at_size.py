@@ -74,22 +74,26 @@ def test_workers_killed_at_random_points_of_a_4000_place_chunk(
     rng = random.Random(seed)
     print(f"KILL_SEED={seed}")
     worker = spawn("worker0", shlex.split(WORKER), env)
+    asked = len(weather_server.requests)
     stack.celery.send_task("weatherapp.tasks.run_cycle")
     for n in (1, 2):
-        # A random point of what is left of the chunk, short of its last ten
-        # cells. One thread: while the chunk runs no delivery is in flight,
-        # so each kill lands between cells' commits or inside one.
-        done = count(stack, "alert")
-        at = rng.randint(done + 200, done + (3600 - done) // (3 - n))
-        wait_for(
-            lambda at=at: count(stack, "alert") >= at,
-            timeout=120,
-            interval=0.02,
-            what="alerts",
-        )
+        # A random moment after the chunk fetched its weather: while it
+        # scores, inside its one transaction of 4,000 decisions and alerts,
+        # or after its commit while the deliveries run.
+        if count(stack, "alert") < 4000:  # the chunk is (again) to be done
+            wait_for(
+                lambda asked=asked: len(weather_server.requests) > asked,
+                timeout=120,
+                interval=0.01,
+                what="the chunk's weather request",
+            )
+        asked = len(weather_server.requests)
+        time.sleep(rng.uniform(0, 5))
         os.killpg(worker.popen.pid, signal.SIGKILL)
         worker.popen.wait()
-        print(f"killed after {count(stack, 'alert')} alerts (aimed at {at})")
+        alerts, sent = count(stack, "alert"), count(stack, "delivery")
+        print(f"kill {n}: {alerts} alerts and {sent} deliveries committed")
+        assert alerts in (0, 4000), "a chunk's alerts commit together or not at all"
         worker = spawn(f"worker{n}", shlex.split(WORKER), env)
     wait_for(lambda: count(stack, "alert") == 4000, timeout=300, what="every alert")
     time.sleep(2)  # past the outbox's grace: the next cycle sweeps it

@@ -61,7 +61,7 @@ def test_a_worker_killed_mid_chunk_loses_nothing_and_sends_nothing_twice(
     wait_for(lambda: weather_server.requests_for(40.0, -75.0), what="the slow fetch")
     os.killpg(first.popen.pid, signal.SIGKILL)  # in the middle of the chunk
     first.popen.wait()
-    assert counts(stack) == (0, 0)  # the chunk's work is one transaction per cell
+    assert counts(stack) == (0, 0)  # the chunk's work is one transaction
     weather_server.set(40.0, -75.0, "rainy")
     spawn("worker2", shlex.split(WORKER), env)
     wait_for(
