@@ -56,6 +56,14 @@ def subjects(stack: Stack) -> list[str]:
     ]
 
 
+def chunk_transaction_open(stack: Stack) -> bool:
+    rows = stack.query(
+        "select count(*) from pg_locks l join pg_class c on c.oid = l.relation"
+        " where c.relname = 'weatherapp_prediction' and l.mode = 'RowExclusiveLock'"
+    )
+    return rows[0][0] > 0
+
+
 def test_workers_killed_at_random_points_of_a_4000_place_chunk(
     spawn, tmp_path, postgres_url, redis_url, weather_server
 ):
@@ -74,27 +82,35 @@ def test_workers_killed_at_random_points_of_a_4000_place_chunk(
     rng = random.Random(seed)
     print(f"KILL_SEED={seed}")
     worker = spawn("worker0", shlex.split(WORKER), env)
-    asked = len(weather_server.requests)
     stack.celery.send_task("weatherapp.tasks.run_cycle")
-    for n in (1, 2):
-        # A random moment after the chunk fetched its weather: while it
-        # scores, inside its one transaction of 4,000 decisions and alerts,
-        # or after its commit while the deliveries run.
-        if count(stack, "alert") < 4000:  # the chunk is (again) to be done
-            wait_for(
-                lambda asked=asked: len(weather_server.requests) > asked,
-                timeout=120,
-                interval=0.01,
-                what="the chunk's weather request",
-            )
-        asked = len(weather_server.requests)
-        time.sleep(rng.uniform(0, 5))
-        os.killpg(worker.popen.pid, signal.SIGKILL)
-        worker.popen.wait()
-        alerts, sent = count(stack, "alert"), count(stack, "delivery")
-        print(f"kill {n}: {alerts} alerts and {sent} deliveries committed")
-        assert alerts in (0, 4000), "a chunk's alerts commit together or not at all"
-        worker = spawn(f"worker{n}", shlex.split(WORKER), env)
+    # First inside the chunk's one transaction (its INSERT holds the
+    # predictions table's lock until the commit; 4,000 decisions and alerts
+    # take seconds): nothing of it may be left.
+    wait_for(
+        lambda: chunk_transaction_open(stack),
+        timeout=120,
+        interval=0.01,
+        what="the chunk's transaction",
+    )
+    time.sleep(rng.uniform(0, 0.2))
+    os.killpg(worker.popen.pid, signal.SIGKILL)
+    worker.popen.wait()
+    assert count(stack, "alert") == count(stack, "prediction") == 0
+    # Then at a random moment of the chunk done again: while it fetches and
+    # scores, inside its transaction, or after its commit while the
+    # deliveries run. Its alerts commit together or not at all.
+    asked = len(weather_server.requests)
+    worker = spawn("worker1", shlex.split(WORKER), env)
+    wait_for(
+        lambda: len(weather_server.requests) > asked, timeout=120, what="the retry"
+    )
+    time.sleep(rng.uniform(0, 5))
+    os.killpg(worker.popen.pid, signal.SIGKILL)
+    worker.popen.wait()
+    alerts, sent = count(stack, "alert"), count(stack, "delivery")
+    print(f"second kill: {alerts} alerts and {sent} deliveries committed")
+    assert alerts in (0, 4000)
+    worker = spawn("worker2", shlex.split(WORKER), env)
     wait_for(lambda: count(stack, "alert") == 4000, timeout=300, what="every alert")
     time.sleep(2)  # past the outbox's grace: the next cycle sweeps it
     stack.celery.send_task("weatherapp.tasks.run_cycle")

@@ -1,5 +1,5 @@
 """Issue 12's fast half: one bad cell or place costs only itself, alerts are
-handed to delivery as their cell commits (and the outbox catches the rest),
+handed to delivery as their chunk commits (and the outbox catches the rest),
 delivery holds no lock across the network and is bounded in time, and a
 webhook carries one idempotency key over every attempt."""
 
@@ -118,6 +118,8 @@ def test_a_cell_the_database_refuses_at_commit_costs_only_itself(
     # rolled back whole, then every other cell is stored and decided alone.
     open_meteo.default = "rainy"
     places = grid(owner, 40, threshold=0.3)
+    # A fault counted in the failed chunk is counted once, not again.
+    Place.objects.filter(pk=places[9].pk).update(timezone="US/Pacific-New")
     bad = Cell.objects.order_by("pk")[5]
     real = cycle.fetch_and_predict
 
@@ -137,6 +139,47 @@ def test_a_cell_the_database_refuses_at_commit_costs_only_itself(
     assert list(undecided) == [places[5]]
     assert Alert.objects.count() == 39
     assert FaultCount.objects.get(stage="cell").count == 1
+    assert FaultCount.objects.get(stage="timezone").count == 1
+
+
+class Interrupted(Exception):
+    """Stands in for Celery's SoftTimeLimitExceeded (an Exception too)."""
+
+
+def test_an_interrupt_ends_the_chunk_instead_of_a_cell_by_cell_retry(
+    open_meteo, owner, monkeypatch
+):
+    open_meteo.default = "rainy"
+    grid(owner, 5, threshold=0.3)
+    calls = []
+
+    def interrupted(predictions, *args):
+        calls.append(len(predictions))
+        raise Interrupted
+
+    monkeypatch.setattr(cycle, "store_and_decide", interrupted)
+    (chunk,) = cycle.cycle_chunks()
+    with pytest.raises(Interrupted):
+        cycle.predict_cells(chunk, now=DAYTIME, interrupts=(Interrupted,))
+    assert calls == [5]  # no retry of each cell on the time that is left
+
+
+@pytest.mark.django_db(transaction=True)  # a real COMMIT and its callbacks
+def test_a_queue_failing_after_the_commit_is_not_a_failed_chunk(
+    open_meteo, owner, caplog
+):
+    open_meteo.default = "rainy"
+    grid(owner, 5, threshold=0.3)
+
+    def queue_down(alert_ids):
+        raise ConnectionError("Redis is down")
+
+    alert_ids = run(on_commit=queue_down)
+    assert len(alert_ids) == 5  # committed, and said so: the outbox sends them
+    assert sorted(alert_ids) == sorted(Alert.objects.values_list("pk", flat=True))
+    assert "Redis is down" in caplog.text
+    assert "failed as one transaction" not in caplog.text
+    assert not FaultCount.objects.filter(stage="cell").exists()
 
 
 def test_alerts_are_handed_over_as_the_chunk_commits(

@@ -9,7 +9,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "weatheralert.settings")
 # Celery's Django fixup runs Django's system checks as the worker starts; the
 # URL checks import every view (and whitenoise, prometheus_client), ~10 MB of
 # code a worker never runs (docs/PERFORMANCE.md). The release phase runs
-# `check --deploy --fail-level WARNING` before any dyno starts.
+# `check --deploy --fail-level WARNING` before any dyno starts. (Celery skips
+# them for any non-empty value; set CELERY_SKIP_CHECKS= to run them.)
 os.environ.setdefault("CELERY_SKIP_CHECKS", "1")
 
 app = Celery("weatherapp")

@@ -40,13 +40,16 @@ def queue_deliveries(alert_ids: list[int]) -> None:
 # fetching after CHUNK_FETCH_SECONDS and stores what it has.
 @app.task(name="weatherapp.tasks.predict_cells", soft_time_limit=240, time_limit=300)
 def predict_cells(cell_ids: list[int]) -> None:
+    from celery.exceptions import SoftTimeLimitExceeded
+
     from .alerting.cycle import predict_cells as predict
 
-    # Each cell's alerts are queued as soon as the cell commits.
+    # The chunk's alerts are queued as soon as the chunk commits.
     predict(
         cell_ids,
         fetch_seconds=settings.CHUNK_FETCH_SECONDS,
         on_commit=queue_deliveries,
+        interrupts=(SoftTimeLimitExceeded,),
     )
 
 

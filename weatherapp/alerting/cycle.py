@@ -6,12 +6,13 @@ made here from the settings (forecast/sources.py knows nothing of Django).
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
-import functools
 import logging
 import threading
 import time
 import zoneinfo
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -119,6 +120,7 @@ def regrid_places(limit: int = 5000) -> int:
     places = list(
         Place.objects.filter(active=True)
         .exclude(cell__size=size)
+        .order_by("pk")  # the order chunks lock places in: no deadlock
         .only("pk", "latitude", "longitude")[:limit]
     )
     cells: dict[tuple[int, int], Cell] = {}
@@ -143,6 +145,7 @@ def predict_cells(
     now: dt.datetime | None = None,
     fetch_seconds: float | None = None,
     on_commit: AlertsCommitted | None = None,
+    interrupts: tuple[type[BaseException], ...] = (),
 ) -> list[int]:
     """Fetch the cells' weather in few requests, score every cell in one
     invoke, store one prediction per cell and decide each place.
@@ -164,6 +167,7 @@ def predict_cells(
     in its own transaction, so a bad cell costs only itself. ``on_commit``
     hears the new alerts right after their commit (the task queues their
     delivery there; the outbox catches a worker that dies in between).
+    ``interrupts`` end the chunk instead (the caller's time limit).
     Returns every new alert's id.
     """
     source = weather_source()
@@ -180,6 +184,8 @@ def predict_cells(
     now = now or timezone.now()
     try:
         alert_ids = store_and_decide(predictions, now, on_commit)
+    except interrupts:  # e.g. the task's soft time limit: not a cell's fault
+        raise
     except Exception:  # one bad cell must not cost the rest of the chunk
         log.warning(
             "a chunk of %d cells failed as one transaction; each cell on its own",
@@ -335,6 +341,22 @@ def store_and_decide(
     itself."""
     if not predictions:
         return []
+    faults: Counter[str] = Counter()
+    token = _chunk_faults.set(faults)
+    try:
+        alert_ids = _store_and_decide(predictions, now, on_commit)
+    finally:
+        _chunk_faults.reset(token)
+    for stage in sorted(faults):  # committed: count what the chunk met
+        add_faults(stage, faults[stage])
+    return alert_ids
+
+
+def _store_and_decide(
+    predictions: list[Prediction],
+    now: dt.datetime,
+    on_commit: AlertsCommitted | None,
+) -> list[int]:
     with transaction.atomic():
         relaxed_commit()
         Prediction.objects.bulk_create(predictions, ignore_conflicts=True)
@@ -353,12 +375,22 @@ def store_and_decide(
                 .order_by("pk")
                 .select_for_update()[:PLACES_A_QUERY]
             )
-            if not places:
+            if places:
+                after = places[-1].pk
+                alert_ids += decide_places(places, by_cell, now)
+            # LIMIT counts only the rows still undecided once locked: a short
+            # page is the last.
+            if len(places) < PLACES_A_QUERY:
                 break
-            after = places[-1].pk
-            alert_ids += decide_places(places, by_cell, now)
         if alert_ids and on_commit is not None:
-            transaction.on_commit(functools.partial(on_commit, alert_ids))
+            hand_over = on_commit
+
+            def handed_over() -> None:  # no partial: Django logs __qualname__
+                hand_over(alert_ids)
+
+            # Robust: a queue that fails after the commit is logged, and the
+            # outbox sends those alerts; it must not look like a failed chunk.
+            transaction.on_commit(handed_over, robust=True)
     return alert_ids
 
 
@@ -410,7 +442,7 @@ def relaxed_commit() -> None:
     (PostgreSQL's synchronous_commit off, for this transaction only): the
     fsync was ~30% of a cell's time (docs/PERFORMANCE.md). A database crash
     in the next fraction of a second could lose the commit, never corrupt
-    anything: the cell is then decided again by the next cycle (decisions are
+    anything: the chunk is then decided again by the next cycle (decisions are
     idempotent, an alert whose row was lost finds no row and is not sent, and
     is recorded again)."""
     if connection.vendor == "postgresql":
@@ -504,19 +536,35 @@ def place_zone(place: Place) -> zoneinfo.ZoneInfo:
     return zone
 
 
+# The faults counted while a chunk's transaction is open (see store_and_decide).
+_chunk_faults: contextvars.ContextVar[Counter[str] | None] = contextvars.ContextVar(
+    "chunk_faults", default=None
+)
+
+
 def count_fault(stage: str) -> None:
-    """One more ``stage`` fault today: committed with the surrounding
-    transaction (a cell's, whose failed savepoint is already undone), or at
-    once outside one."""
+    """One more ``stage`` fault today. Inside a chunk's transaction it is
+    held until the chunk commits (and dropped with it when it rolls back,
+    since each cell is then done again): updating the day's row there would
+    lock it for the whole chunk, making two workers wait on each other or
+    deadlock when they count two stages in opposite orders."""
+    pending = _chunk_faults.get()
+    if pending is not None:
+        pending[stage] += 1
+    else:
+        add_faults(stage, 1)
+
+
+def add_faults(stage: str, count: int) -> None:
     today = timezone.now().date()
     try:
         updated = FaultCount.objects.filter(day=today, stage=stage).update(
-            count=F("count") + 1
+            count=F("count") + count
         )
         if not updated:
             FaultCount.objects.get_or_create(day=today, stage=stage)
             FaultCount.objects.filter(day=today, stage=stage).update(
-                count=F("count") + 1
+                count=F("count") + count
             )
     except DatabaseError:
         log.exception("fault count for %s not stored", stage)

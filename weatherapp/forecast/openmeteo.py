@@ -114,11 +114,14 @@ def parse_hourly(
         if allow_missing:
             values = [math.nan if v is None else v for v in values]
         array = _numbers(values, finite=not allow_missing)
-        if array is None:
-            i = next(
-                i for i, v in enumerate(values) if not _acceptable(v, allow_missing)
-            )
-            raise FeatureError(f"hourly.{name}", f"value {i} is not a finite number")
+        if array is None:  # the slow way, naming the first bad value
+            bad = (i for i, v in enumerate(values) if not _acceptable(v, allow_missing))
+            i = next(bad, None)
+            if i is not None:
+                raise FeatureError(
+                    f"hourly.{name}", f"value {i} is not a finite number"
+                )
+            array = np.asarray(values, dtype=np.float64)  # e.g. float subclasses
         unit = units.get(name, DEFAULT_UNITS[name])
         if not isinstance(unit, str):  # a list is unhashable (found by an attack)
             raise FeatureError(f"hourly_units.{name}", "must be a string")
