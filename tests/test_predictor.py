@@ -161,18 +161,47 @@ def test_corrupt_model_file_is_a_model_error(tmp_path, windows):
         RainModel(model).predict(windows[:1])
 
 
-def test_runtime_never_imports_tensorflow(tmp_path):
-    """A full request and a full task in one fresh process: no TensorFlow, and
-    no interpreter until something predicts."""
-    script = f"""
+def in_a_fresh_process(tmp_path, script: str) -> None:
+    """Run ``script`` after Django's set-up and migrations on a new SQLite
+    database, in a process of its own; it ends by printing "ok"."""
+    prologue = f"""
 import os, sys
 os.environ["DJANGO_SETTINGS_MODULE"] = "weatheralert.settings"
 os.environ["WEATHERALERT_VAR_DIR"] = {str(tmp_path)!r}
 os.environ["SECURE_SSL_REDIRECT"] = "false"
+os.environ.pop("CELERY_SKIP_CHECKS", None)
 import django
 django.setup()
 from django.core.management import call_command
 call_command("migrate", verbosity=0)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", prologue + script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().endswith("ok")
+
+
+# One chunk of the cycle, run as the worker runs it.
+A_TASK = """
+from django.contrib.auth.models import User
+from weatherapp.models import Place, Prediction
+user = User.objects.create_user("u", "u@example.com", "pw")
+place = Place.objects.create(owner=user, name="x", latitude=36.1, longitude=-79.95)
+weatherapp.tasks.predict_cells.apply(args=[[place.cell_id]]).get()
+assert Prediction.objects.filter(cell=place.cell).count() == 1
+"""
+
+
+def test_runtime_never_imports_tensorflow(tmp_path):
+    """A full request and a full task in one fresh process: no TensorFlow, and
+    no interpreter until something predicts."""
+    in_a_fresh_process(
+        tmp_path,
+        """
 from django.test import Client
 import weatherapp.tasks
 assert "weatherapp.ai.predictor" not in sys.modules, "imported at start-up"
@@ -186,21 +215,14 @@ hours = read_csv("data/greensboro_723170_hourly.csv")
 body = open_meteo_body(hours, 500)
 r = client.post("/api/v1/predict", body, content_type="application/json")
 assert r.status_code == 200, r.content
-from django.contrib.auth.models import User
-from weatherapp.models import Place, Prediction
-user = User.objects.create_user("u", "u@example.com", "pw")
-place = Place.objects.create(owner=user, name="x", latitude=36.1, longitude=-79.95)
-weatherapp.tasks.predict_cells.apply(args=[[place.cell_id]]).get()
-assert Prediction.objects.filter(cell=place.cell).count() == 1
+"""
+        + A_TASK
+        + """
 bad = [m for m in sys.modules if m == "tensorflow" or m.startswith("tensorflow.")]
 assert not bad, bad
 print("ok")
-"""
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True
+""",
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.strip().endswith("ok")
 
 
 def test_the_worker_cycle_loads_no_web_code(tmp_path):
@@ -208,30 +230,17 @@ def test_the_worker_cycle_loads_no_web_code(tmp_path):
     (~8 MB of a worker's 96 MB; its counts would never reach /metrics, which
     the web dyno serves), and Celery is told not to run Django's URL checks,
     which import every view."""
-    script = f"""
-import os, sys
-os.environ["DJANGO_SETTINGS_MODULE"] = "weatheralert.settings"
-os.environ["WEATHERALERT_VAR_DIR"] = {str(tmp_path)!r}
-os.environ.pop("CELERY_SKIP_CHECKS", None)
-import django
-django.setup()
-from django.core.management import call_command
-call_command("migrate", verbosity=0)
+    in_a_fresh_process(
+        tmp_path,
+        """
 import weatherapp.tasks
 assert os.environ["CELERY_SKIP_CHECKS"] == "1"
-from django.contrib.auth.models import User
-from weatherapp.models import Place, Prediction
-user = User.objects.create_user("u", "u@example.com", "pw")
-place = Place.objects.create(owner=user, name="x", latitude=36.1, longitude=-79.95)
-weatherapp.tasks.predict_cells.apply(args=[[place.cell_id]]).get()
-assert Prediction.objects.filter(cell=place.cell).count() == 1
+"""
+        + A_TASK
+        + """
 web = [m for m in ("prometheus_client", "weatherapp.ops.views", "whitenoise")
        if m in sys.modules]
 assert not web, web
 print("ok")
-"""
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True
+""",
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.strip().endswith("ok")
