@@ -383,14 +383,11 @@ def _store_and_decide(
             if len(places) < PLACES_A_QUERY:
                 break
         if alert_ids and on_commit is not None:
+            # Robust: a queue failing after the commit is logged (the outbox
+            # sends those alerts), never taken for a failed chunk. A lambda,
+            # not a partial: Django's log line reads the callback's __qualname__.
             hand_over = on_commit
-
-            def handed_over() -> None:  # no partial: Django logs __qualname__
-                hand_over(alert_ids)
-
-            # Robust: a queue that fails after the commit is logged, and the
-            # outbox sends those alerts; it must not look like a failed chunk.
-            transaction.on_commit(handed_over, robust=True)
+            transaction.on_commit(lambda: hand_over(alert_ids), robust=True)
     return alert_ids
 
 
