@@ -152,20 +152,17 @@ def write_report(
         ("horizons", "o-", "all windows"),
         ("onset_horizons", "s--", "onset (last hour dry)"),
     ):
-        ax.plot(
-            ks,
-            [pooled[key][str(k)]["auc"] for k in ks],
-            style,
-            color="#1f5fbf",
-            label=f"AUC, {label}",
-        )
-        ax.plot(
-            ks,
-            [pooled[key][str(k)]["bss"] for k in ks],
-            style,
-            color="#d9480f",
-            label=f"Brier skill, {label}",
-        )
+        for metric, color, name in (
+            ("auc", "#1f5fbf", "AUC"),
+            ("bss", "#d9480f", "Brier skill"),
+        ):
+            ax.plot(
+                ks,
+                [pooled[key][str(k)][metric] for k in ks],
+                style,
+                color=color,
+                label=f"{name}, {label}",
+            )
     ax.set(
         xlabel="horizon (hours)",
         ylabel="score",
