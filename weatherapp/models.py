@@ -446,6 +446,7 @@ class FaultCount(models.Model):
         PLACE = "place"  # deciding one place failed
         TIMEZONE = "timezone"  # a place's zone is unknown here: UTC was used
         VERIFY = "verify"  # verifying or counting inputs failed for a chunk
+        CHUNK = "chunk"  # a chunk's one transaction failed: done cell by cell
 
     day = models.DateField()
     stage = models.CharField(max_length=16, choices=Stage.choices)

@@ -192,6 +192,7 @@ def predict_cells(
             len(predictions),
             exc_info=True,
         )
+        count_fault(FaultCount.Stage.CHUNK)  # e.g. a deadlock: seen in /metrics
         alert_ids = []
         for prediction in predictions:
             try:
