@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import subprocess
 import sys
 import time
@@ -223,8 +224,21 @@ def main(argv: list[str] | None = None) -> int:
         result["failed"] = broken
     print_human(args.step, result, broken)
     if args.json:
-        print(json.dumps(result, default=str))
+        print(json.dumps(strict(result), default=str, allow_nan=False))
     return 1 if broken else 0
+
+
+def strict(value: object) -> object:
+    """``value`` with NaN and infinities as null: a figure that cannot be
+    computed (the AUC of windows that all rained, or of no window) stays
+    valid JSON for any parser, not only Python's."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict(v) for v in value]
+    return value
 
 
 def print_human(step: str, result: dict, broken: list[str]) -> None:

@@ -469,9 +469,17 @@ def step_evaluate(
         )
     data = make_samples(hours, float(longitude), split=False)
     if len(data.y) == 0 or data.y.min() == data.y.max():
+        never = [
+            name
+            for name in features.VARIABLES
+            if name in hours
+            and not np.isfinite(np.asarray(hours[name], np.float64)).any()
+        ]
         raise dataset.DatasetError(
             f"{data_paths[0]}: needs windows with and without rain to score "
-            f"({len(data.y)} windows, {int(data.y.sum())} rainy)"
+            f"({len(data.y)} windows, {int(data.y.sum())} rainy"
+            + (f"; never reported: {', '.join(never)}" if never else "")
+            + ")"
         )
     model = RainModel(model_path)
     p = model.predict_horizons(data.x).astype(np.float64)
@@ -504,6 +512,8 @@ def step_evaluate(
         "baselines": {name: scores[name] for name in ("climatology", "persistence")},
         "margins": margins(scores, "int8"),
         "rain_share": float(data.y.mean()),
+        # Never reported by this series, read as constants (fill_unobserved).
+        "unobserved": list(data.unobserved),
         "found": found,
         "station": station,
         "longitude": float(longitude),

@@ -4,7 +4,9 @@ A sample is one window of WINDOW_HOURS with raw features and the labels of
 every horizon (rain within 1..6 h). Inputs are filled by the runtime's own
 policy (features.fill_missing); a window is *eligible* when its label hours
 and its past precipitation are known, and *scored* when, in addition, every
-input could be filled (a variable never observed in the series cannot be).
+input could be filled. A station that never reports pressure, cloud cover or
+wind reads a constant for it (features.fill_unobserved); one that never
+reports temperature or dew point cannot be scored.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ class Samples:
     station: np.ndarray  # station id of each sample ("" when unknown)
     sky_observed: np.ndarray  # cloud cover observed in all of the last 6 hours
     counts: dict[str, int] = field(default_factory=dict)
+    # Variables the series never reported, read as constants (fill_unobserved).
+    unobserved: tuple[str, ...] = ()
 
     @property
     def y(self) -> np.ndarray:
@@ -60,6 +64,7 @@ class Samples:
             self.station[mask],
             self.sky_observed[mask],
             {},
+            self.unobserved,
         )
 
     @property
@@ -89,6 +94,7 @@ def concatenate(parts: list[Samples]) -> Samples:
         np.concatenate([p.station for p in parts]),
         np.concatenate([p.sky_observed for p in parts]),
         counts,
+        tuple(sorted({name for p in parts for name in p.unobserved})),
     )
 
 
@@ -118,7 +124,8 @@ def make_samples(
     past_known = np.isfinite(rain[ends[:, None] + offsets[None, :]]).all(axis=1)
     eligible = known & past_known
     ends, labels = ends[eligible], labels[eligible]
-    filled = features.fill_missing(hours)
+    filled, unobserved = features.fill_unobserved(hours)
+    filled = features.fill_missing(filled)
     windows = features.stack_windows(filled, ends)
     scored = np.isfinite(windows).all(axis=(1, 2))
     ends, labels, windows = ends[scored], labels[scored], windows[scored]
@@ -143,4 +150,5 @@ def make_samples(
             "eligible": int(eligible.sum()),
             "scored": int(scored.sum()),
         },
+        unobserved=tuple(unobserved),
     )

@@ -100,6 +100,44 @@ def test_fill_missing_carries_the_newest_earlier_value_only():
     assert np.isnan(h["cloud_cover"][10])  # the input is left alone
 
 
+def test_fill_unobserved_gives_a_never_reported_variable_its_constant():
+    h = hourly(30)
+    h["cloud_cover"][:] = np.nan  # no ceilometer
+    h["pressure_msl"] = h.pop("surface_pressure")
+    h["pressure_msl"][:] = np.nan  # no barometer
+    h["dew_point_2m"][:] = np.nan  # no constant stands in for moisture
+    h["wind_speed_10m"][3] = np.nan  # a gap is fill_missing's
+    filled, names = features.fill_unobserved(h)
+    assert names == ["pressure_msl", "cloud_cover"]
+    assert (filled["cloud_cover"] == features.UNOBSERVED_VALUES["cloud_cover"]).all()
+    assert (filled["pressure_msl"] == 1013.25).all()
+    assert np.isnan(filled["dew_point_2m"]).all()
+    assert np.isnan(filled["wind_speed_10m"][3])
+    assert features.fill_unobserved(hourly(30))[1] == []
+
+
+def test_unobserved_values_are_the_training_means():
+    """The constants read as a typical hour for the model that ships."""
+    import json
+    from pathlib import Path
+
+    card = Path(__file__).resolve().parent.parent / "models" / "rain_int8.json"
+    stats = json.loads(card.read_text())["feature_stats"]
+    for name, feature in (
+        ("cloud_cover", "cloud_cover"),
+        ("wind_speed_10m", "wind_speed"),
+    ):
+        mean, std = stats[feature]["mean"], stats[feature]["std"]
+        assert abs(features.UNOBSERVED_VALUES[name] - mean) < 0.1 * std, name
+
+
+def test_runtime_refuses_a_variable_with_no_value_at_all():
+    h = hourly(30)
+    h["cloud_cover"][:] = np.nan
+    with pytest.raises(features.FeatureError, match="cloud_cover"):
+        features.latest_window(h)
+
+
 def test_fill_missing_never_looks_ahead():
     # Whatever follows hour i, the filled value of hour i is the same.
     h = hourly(30)

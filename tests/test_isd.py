@@ -130,3 +130,51 @@ def test_evaluate_isd_station_json(capsys):
     assert result["auc"] == result["horizons"]["3"]["auc"]
     assert 0.5 < result["auc"] <= 1 and result["onset"]["windows"] < result["windows"]
     assert set(result["sky"]) == {"observed", "filled"}
+
+
+def _one_field_missing(row: dict, field: int, tmp_path) -> str:
+    """The station's 2019 file with one ISD-Lite field -9999 in every line."""
+    path = next(p for p in row["files"] if p.name.endswith("-2019.gz"))
+    lines = gzip.decompress(path.read_bytes()).decode().splitlines()
+    blanked = []
+    for line in lines:
+        parts = line.split()
+        parts[field] = "-9999"
+        blanked.append(" ".join(parts))
+    return str(write_gz(tmp_path / f"blank{field}-{path.name}", blanked))
+
+
+@pytest.mark.parametrize("field, name", [(9, "cloud_cover"), (6, "surface_pressure")])
+def test_a_station_that_never_reports_sky_or_pressure_is_still_scored(
+    field, name, tmp_path, capsys
+):
+    """A station without a ceilometer (or a barometer) used to leave no
+    window to score; it now reads a constant and says so."""
+    row = isd.stations()[8]
+    path = _one_field_missing(row, field, tmp_path)
+    args = ["evaluate", "--data", path, "--format", "isd-lite"]
+    code = main([*args, "--longitude", str(row["longitude"]), "--json"])
+    assert code == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+
+    def refuse(constant):
+        raise AssertionError(f"{constant} is not JSON")
+
+    # With no observed sky, that group's figures are null, never NaN.
+    result = json.loads(last, parse_constant=refuse)
+    assert result["unobserved"] == [name]
+    assert result["coverage"] == 1.0
+    assert result["auc"] > 0.8  # the other inputs still forecast
+
+
+def test_a_station_that_never_reports_dew_point_is_refused_by_name(tmp_path, capsys):
+    row = isd.stations()[8]
+    path = _one_field_missing(row, 5, tmp_path)
+    args = ["evaluate", "--data", path, "--format", "isd-lite"]
+    code = main([*args, "--longitude", str(row["longitude"]), "--json"])
+    assert code != 0
+    err = capsys.readouterr().err
+    assert (
+        "0 windows" in err
+        and "never reported: relative_humidity_2m, dew_point_2m" in err
+    )

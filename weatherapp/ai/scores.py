@@ -54,6 +54,8 @@ def brier_skill(
     reference is perfect (all rain or all dry).
     """
     outcomes = np.asarray(y, np.float64).reshape(-1)
+    if not outcomes.size:
+        return float("nan")
     rate = float(outcomes.mean()) if base_rate is None else float(base_rate)
     reference = brier(outcomes, np.full(len(outcomes), rate))
     if not reference > 0:

@@ -51,6 +51,19 @@ VALID_RANGES = {
 }
 
 
+# What an offline series that never reports a variable reads instead: a
+# station without a ceilometer or a barometer (fill_unobserved). Cloud cover
+# and wind speed are the training windows' means (the card's feature_stats:
+# 32 %, 3.5 m/s), so the model reads "a typical hour" and not a made-up sky;
+# pressure and wind direction enter only as changes, which are then 0.
+UNOBSERVED_VALUES = {
+    "pressure_msl": 1013.25,
+    "surface_pressure": 1013.25,
+    "cloud_cover": 32.0,
+    "wind_speed_10m": 3.5,
+    "wind_direction_10m": 0.0,
+}
+
 HOUR = np.timedelta64(3600, "s")
 
 
@@ -163,6 +176,32 @@ def fill_missing(
         newest[newest < 0] = int(np.argmax(known))
         filled[name] = values[newest]
     return filled
+
+
+def fill_unobserved(
+    hours: Mapping[str, npt.NDArray[Any]],
+) -> tuple[dict[str, npt.NDArray[Any]], list[str]]:
+    """Offline series only: a variable of UNOBSERVED_VALUES that the series
+    never reports (not one hour) takes its constant; returns the filled hours
+    and the names filled.
+
+    Without it one missing sensor would leave every window of a station
+    unscorable. It is not a flag the model could learn absence from: every
+    training station reports every variable, and a constant sky or pressure
+    reads as a typical, steady hour. The runtime never needs it: Open-Meteo
+    reports every variable, and an API request that gives a variable no value
+    at all is refused, naming it (check_hours).
+    """
+    filled = dict(hours)
+    names = []
+    for name, value in UNOBSERVED_VALUES.items():
+        if name not in hours:
+            continue
+        values = np.asarray(hours[name], dtype=np.float64)
+        if len(values) and not np.isfinite(values).any():
+            filled[name] = np.full(len(values), value)
+            names.append(name)
+    return filled, names
 
 
 def latest_window(
