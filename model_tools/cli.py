@@ -218,6 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     except (DatasetError, FeatureError, ModelError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except MemoryError:
+        print(f"error: {args.step}: out of memory (give less data)", file=sys.stderr)
+        return 1
     result["seconds"] = round(time.monotonic() - started, 2)
     result["ok"] = not broken
     if broken:
@@ -261,8 +264,13 @@ def print_human(step: str, result: dict, broken: list[str]) -> None:
             print(f"{k + ' h':<14}{h['auc']:>8.3f}{h['brier']:>9.4f}{h['bss']:>8.3f}")
         print(
             f"windows used {result['windows']}, skipped {result['skipped']}, "
-            f"coverage {result['coverage']:.3f}; found {result['found']}"
+            f"coverage {result['coverage']:.3f}, labelled {result['labelled']:.3f}; "
+            f"found {result['found']}"
         )
+        if result["unobserved"]:
+            print(
+                f"never reported, read as constants: {', '.join(result['unobserved'])}"
+            )
     elif step == "inspect":
         print(
             f"{result['path']}: {result['bytes']} bytes, ops {', '.join(result['ops'])}"

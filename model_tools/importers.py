@@ -6,6 +6,7 @@ import csv
 import gzip
 import io
 import json
+import re
 import zlib
 from pathlib import Path
 from typing import Any
@@ -138,6 +139,81 @@ def relative_humidity(temperature: np.ndarray, dew_point: np.ndarray) -> np.ndar
     return np.minimum(rh, 100.0)
 
 
+# Limits of what one read takes: ISD-Lite is about 0.55 MB and 8,760 lines a
+# station-year, so these allow some 60 station-years and refuse a file that
+# would decompress into gigabytes before it can exhaust memory.
+MAX_ISD_HOURS = 500_000
+MAX_ISD_BYTES = 64 * 2**20
+# Every ISD-Lite field is an integer of at most 5 digits (-9999 is missing).
+ISD_FIELD = re.compile(r"-?\d{1,5}")
+FIRST_ISD_YEAR = 1901  # ISD's first year
+
+
+def _isd_text(path: Path) -> str:
+    """A file's text, gzip (every member of a concatenated file) or plain."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(2)
+            f.seek(0)
+            if head == b"\x1f\x8b":
+                raw = gzip.GzipFile(fileobj=f).read(MAX_ISD_BYTES + 1)
+            else:
+                raw = f.read(MAX_ISD_BYTES + 1)
+    except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise DatasetError(f"{path}: cannot read ({exc})") from None
+    if len(raw) > MAX_ISD_BYTES:
+        raise DatasetError(
+            f"{path}: oversized (over {MAX_ISD_BYTES // 2**20} MB of text; "
+            f"one station-year is about 0.55 MB)"
+        )
+    try:
+        return raw.decode("ascii")
+    except UnicodeDecodeError:
+        raise DatasetError(f"{path}: not ISD-Lite text") from None
+
+
+def _isd_table(path: Path, limit: int) -> np.ndarray:
+    """One file's lines as an int64 table (n, ISD_FIELDS), every line checked."""
+    rows: list[list[int]] = []
+    for line_no, line in enumerate(_isd_text(path).splitlines(), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != ISD_FIELDS or not all(map(ISD_FIELD.fullmatch, fields)):
+            raise DatasetError(
+                f"{path}:{line_no}: not an ISD-Lite line "
+                f"(expected {ISD_FIELDS} integers of at most 5 digits)"
+            )
+        rows.append([int(f) for f in fields])
+        if len(rows) > limit:
+            raise DatasetError(
+                f"{path}: oversized (more than {MAX_ISD_HOURS:,} hours in one "
+                "evaluation; give fewer files)"
+            )
+    table = np.array(rows, dtype=np.int64).reshape(-1, ISD_FIELDS)
+    year, month, day, hour = table[:, :4].T
+    last_year = np.datetime64("today", "Y").astype(np.int64) + 1970 + 1
+    bad = (
+        (year < FIRST_ISD_YEAR)
+        | (year > last_year)
+        | (month < 1)
+        | (month > 12)
+        | (day < 1)
+        | (day > 31)
+        | (hour < 0)
+        | (hour > 23)
+    )
+    if not bad.any():
+        first = ((year - 1970) * 12 + month - 1).astype("datetime64[M]")
+        dates = first.astype("datetime64[D]") + (day - 1)
+        bad = dates.astype("datetime64[M]") != first  # 30 February
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        y, m, d, h = table[i, :4]
+        raise DatasetError(f"{path}: line {i + 1}: bad date {y} {m} {d} {h}")
+    return table
+
+
 def read_isd_lite(
     paths: str | Path | list[str | Path],
 ) -> tuple[dict[str, np.ndarray], dict]:
@@ -151,49 +227,43 @@ def read_isd_lite(
     station pressure; only its tendencies are features), relative humidity is
     derived from temperature and dew point, trace precipitation is 0 mm, the
     sky-cover code maps to % by ISD_SKY_PERCENT, and -9999 is NaN (missing).
+    Files named for different stations (USAF-WBAN-YEAR) are refused: one
+    series is one station.
     """
-    files = [paths] if isinstance(paths, str | Path) else list(paths)
-    rows: list[list[int]] = []
-    for path in files:
-        try:
-            raw = Path(path).read_bytes()
-            # gzip.decompress reads every member of a concatenated file.
-            text = (gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw).decode(
-                "ascii"
-            )
-        except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
-            raise DatasetError(f"{path}: cannot read ({exc})") from None
-        except UnicodeDecodeError:
-            raise DatasetError(f"{path}: not ISD-Lite text") from None
-        for line_no, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            fields = line.split()
-            try:
-                if len(fields) != ISD_FIELDS:
-                    raise ValueError
-                rows.append([int(f) for f in fields])
-            except ValueError:
-                raise DatasetError(
-                    f"{path}:{line_no}: not an ISD-Lite line "
-                    f"(expected {ISD_FIELDS} integers)"
-                ) from None
-    if not rows:
-        raise DatasetError(f"{files[0]}: no ISD-Lite lines")
-    table = np.array(rows, dtype=np.int64)
-    try:
-        times = np.array(
-            [f"{y:04d}-{m:02d}-{d:02d}T{h:02d}:00" for y, m, d, h in table[:, :4]],
-            dtype="datetime64[s]",
+    files = [Path(p) for p in ([paths] if isinstance(paths, str | Path) else paths)]
+    named = {"-".join(p.name.split("-")[:2]) for p in files if p.name.count("-") >= 2}
+    if len(named) > 1:
+        raise DatasetError(
+            f"files of different stations ({', '.join(sorted(named))}): "
+            "evaluate one station at a time"
         )
-    except ValueError as exc:
-        raise DatasetError(f"{files[0]}: bad date ({exc})") from None
+    tables: list[np.ndarray] = []
+    for path in files:
+        left = MAX_ISD_HOURS - sum(len(t) for t in tables)
+        tables.append(_isd_table(path, left))
+    table = np.concatenate(tables)
+    if not len(table):
+        raise DatasetError(f"{files[0]}: no ISD-Lite lines")
+    year, month, day, hour = table[:, :4].T
+    first = ((year - 1970) * 12 + month - 1).astype("datetime64[M]")
+    times = (
+        first.astype("datetime64[D]").astype("datetime64[s]")
+        + (day - 1) * np.timedelta64(86400, "s")
+        + hour * np.timedelta64(3600, "s")
+    )
 
     def scaled(column: int, factor: float = 0.1) -> np.ndarray:
         values = table[:, column].astype(np.float64)
         return np.where(table[:, column] == ISD_MISSING, np.nan, values * factor)
 
-    temperature, dew_point = scaled(4), scaled(5)
+    def in_range(values: np.ndarray, name: str) -> np.ndarray:
+        low, high = features.VALID_RANGES[name]
+        return np.where((values >= low) & (values <= high), values, np.nan)
+
+    # Range-checked before humidity is derived from them: a 900 °C reading
+    # must not leave a valid-looking humidity behind (tidy() checks the rest).
+    temperature = in_range(scaled(4), "temperature_2m")
+    dew_point = in_range(scaled(5), "dew_point_2m")
     direction = scaled(7, 1.0)
     speed = scaled(8)
     # Calm: direction 0 with speed 0. Direction is then meaningless; north
@@ -213,29 +283,47 @@ def read_isd_lite(
         "wind_direction_10m": np.where(direction == 360.0, 0.0, direction),
         "precipitation": precipitation,
     }
-    name = Path(files[0]).name
-    station: dict[str, Any] = {"id": name.split("-")[0]} if "-" in name else {}
-    station.update(_isd_station(Path(files[0])))
+    station: dict[str, Any] = {}
+    for path in files:
+        station = _isd_station(path)
+        if "longitude" in station or "listing_error" in station:
+            break
+    name = files[0].name
+    if "-" in name:
+        station.setdefault("id", name.split("-")[0])
     return hours, station
 
 
 def _isd_station(path: Path) -> dict[str, Any]:
-    """The station's row of a ``stations.csv`` beside the file, if any."""
+    """The station's row of a ``stations.csv`` beside the file, if any. A
+    listing that cannot be read is reported (``listing_error``), not raised:
+    it matters only when no longitude is given."""
     listing = path.parent / "stations.csv"
     usaf = path.name.split("-")[0]
     if not listing.exists():
         return {}
-    with open(listing, encoding="utf-8") as f:
-        for row in csv.DictReader(f):
-            if row.get("usaf") == usaf:
-                return {
-                    "id": usaf,
-                    "name": row["name"],
-                    "state": row["state"],
-                    "latitude": float(row["latitude"]),
-                    "longitude": float(row["longitude"]),
-                    "elevation_m": float(row["elevation_m"]),
-                }
+    try:
+        with open(listing, encoding="utf-8", newline="") as f:
+            for line_no, row in enumerate(csv.DictReader(f), start=2):
+                if row.get("usaf") != usaf:
+                    continue
+                try:
+                    return {
+                        "id": usaf,
+                        "name": row.get("name"),
+                        "state": row.get("state"),
+                        "latitude": float(row["latitude"]),
+                        "longitude": float(row["longitude"]),
+                        "elevation_m": float(row["elevation_m"]),
+                    }
+                except (KeyError, TypeError, ValueError) as exc:
+                    return {
+                        "id": usaf,
+                        "listing_error": f"{listing}:{line_no}: bad station row "
+                        f"({type(exc).__name__}: {exc})",
+                    }
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        return {"listing_error": f"{listing}: cannot read ({exc})"}
     return {}
 
 
@@ -254,7 +342,12 @@ def detect_format(path: str | Path) -> str:
             first = f.readline()
     except OSError as exc:
         raise DatasetError(f"{path}: cannot read ({exc})") from None
-    return "csv" if first.startswith("time,") else "tmy3"
+    if first.startswith("time,"):
+        return "csv"
+    fields = first.split()
+    if len(fields) == ISD_FIELDS and all(map(ISD_FIELD.fullmatch, fields)):
+        return "isd-lite"  # uncompressed
+    return "tmy3"
 
 
 def read_open_meteo(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
@@ -286,7 +379,9 @@ def load(
     if isinstance(path, list):
         if len(path) == 1:
             path = path[0]
-        elif (fmt or detect_format(path[0])) == "isd-lite":
+        elif fmt == "isd-lite" or (
+            fmt is None and all(detect_format(p) == "isd-lite" for p in path)
+        ):
             return read_isd_lite(path)
         else:
             raise DatasetError("several files are read only as --format isd-lite")
@@ -300,6 +395,27 @@ def load(
     if fmt == "csv":
         return dataset.read_csv(path), {}
     raise DatasetError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
+
+
+def _merge_duplicates(
+    times: np.ndarray, columns: dict[str, np.ndarray], keep: np.ndarray
+) -> None:
+    """Give each kept hour the values of all its copies, whatever their order:
+    a value missing in one copy is taken from another; two copies that report
+    different values are refused (which file is right cannot be known)."""
+    for i in np.flatnonzero(~keep):
+        first = i - 1
+        while not keep[first]:
+            first -= 1
+        for name, values in columns.items():
+            a, b = values[first], values[i]
+            if np.isnan(a):
+                values[first] = b
+            elif not np.isnan(b) and a != b:
+                raise DatasetError(
+                    f"hour {times[i]} is given twice with different {name} "
+                    f"({a:g} and {b:g}): give each hour once"
+                )
 
 
 def tidy(hours: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict]:
@@ -328,7 +444,9 @@ def tidy(hours: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict]:
     if len(names) != len(features.VARIABLES):
         absent = sorted(set(features.VARIABLES) - set(names))
         raise DatasetError(f"missing variables {', '.join(absent)}")
-    columns = {n: np.asarray(source[n], np.float64)[order][keep] for n in names}
+    columns = {n: np.asarray(source[n], np.float64)[order] for n in names}
+    _merge_duplicates(times, columns, keep)
+    columns = {n: values[keep] for n, values in columns.items()}
     times = times[keep]
     out_of_range = 0
     missing: dict[str, int] = {}

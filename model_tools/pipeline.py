@@ -27,6 +27,13 @@ GREENSBORO = "723170"
 # A held-out station with fewer windows (most of its precipitation missing:
 # Gunnison, Ellsworth AFB) is left out of the worst-station figure.
 FEW_WINDOWS = 1000
+# evaluate refuses fewer rainy (or dry) windows than this: an AUC or a Brier
+# skill from a handful of rain events is noise (18 windows at Gunnison gave
+# AUC 1.000).
+FEW_OF_EACH = 20
+# Temperature and dew point carry most of the signal and have no neutral
+# value: evaluate refuses a series that reports them in fewer of its hours.
+CORE_REPORTED = 0.5
 PARITY_ISD_WINDOWS = 20000
 
 
@@ -463,23 +470,29 @@ def step_evaluate(
     hours, found = importers.tidy(hours)
     if longitude is None:
         longitude = station.get("longitude")
-    if longitude is None:
+        if longitude is None:
+            why = station.get("listing_error", "the file has no station longitude")
+            raise dataset.DatasetError(f"{data_paths[0]}: {why}; pass --longitude")
+    longitude = float(longitude)
+    if not -180.0 <= longitude <= 180.0:  # also refuses NaN
         raise dataset.DatasetError(
-            f"{data_paths[0]}: the file has no station longitude; pass --longitude"
+            f"longitude {longitude:g} is not a number of degrees in [-180, 180]"
         )
-    data = make_samples(hours, float(longitude), split=False)
-    if len(data.y) == 0 or data.y.min() == data.y.max():
-        never = [
-            name
-            for name in features.VARIABLES
-            if name in hours
-            and not np.isfinite(np.asarray(hours[name], np.float64)).any()
-        ]
+    for name in ("temperature_2m", "dew_point_2m"):
+        share = float(np.mean(np.isfinite(hours[name])))
+        if share < CORE_REPORTED:
+            # Filling would carry a few readings over months of hours.
+            raise dataset.DatasetError(
+                f"{data_paths[0]}: {name} is reported in {share:.1%} of the hours; "
+                f"needs {CORE_REPORTED:.0%}"
+            )
+    data = make_samples(hours, longitude, split=False)
+    rainy = int(data.y.sum())
+    if min(rainy, len(data.y) - rainy) < FEW_OF_EACH:
         raise dataset.DatasetError(
-            f"{data_paths[0]}: needs windows with and without rain to score "
-            f"({len(data.y)} windows, {int(data.y.sum())} rainy"
-            + (f"; never reported: {', '.join(never)}" if never else "")
-            + ")"
+            f"{data_paths[0]}: too few windows to score ({len(data.y)} windows, "
+            f"{rainy} rainy; needs {FEW_OF_EACH} with and {FEW_OF_EACH} without "
+            f"rain){_why_few(hours, found)}"
         )
     model = RainModel(model_path)
     p = model.predict_horizons(data.x).astype(np.float64)
@@ -500,6 +513,9 @@ def step_evaluate(
         "coverage": counts["scored"] / counts["eligible"]
         if counts["eligible"]
         else 0.0,
+        # The share of windows whose label and past precipitation the data
+        # knows: low for a station whose gauge is mostly missing.
+        "labelled": counts["eligible"] / counts["candidates"],
         "skipped": int(counts["candidates"] - len(data.y)),
         "candidates": counts["candidates"],
         "eligible": counts["eligible"],
@@ -519,6 +535,25 @@ def step_evaluate(
         "longitude": float(longitude),
         "model": model.info(),
     }
+
+
+def _why_few(hours: dict, found: dict) -> str:
+    """What left a series with too few windows, for the refusal's message."""
+    n = len(hours["time"])
+    never = [
+        name
+        for name in features.VARIABLES
+        if name in hours and not np.isfinite(np.asarray(hours[name], np.float64)).any()
+    ]
+    if never:
+        return f"; never reported: {', '.join(never)}"
+    rain = np.asarray(hours["precipitation"], np.float64)
+    missing = int(np.sum(~np.isfinite(rain)))
+    if missing > n / 20:
+        return (
+            f"; precipitation is missing or out of range in {missing:,} of {n:,} hours"
+        )
+    return ""
 
 
 def step_inspect(model_path: Path) -> dict:

@@ -174,7 +174,151 @@ def test_a_station_that_never_reports_dew_point_is_refused_by_name(tmp_path, cap
     code = main([*args, "--longitude", str(row["longitude"]), "--json"])
     assert code != 0
     err = capsys.readouterr().err
-    assert (
-        "0 windows" in err
-        and "never reported: relative_humidity_2m, dew_point_2m" in err
-    )
+    assert "dew_point_2m is reported in 0.0% of the hours" in err
+
+
+def evaluate(capsys, *args: str) -> tuple[int, str, dict | None]:
+    """Exit code, the last stderr line and the strict JSON (None if absent)."""
+
+    def refuse(constant):
+        raise AssertionError(f"{constant} is not JSON")
+
+    code = main(["evaluate", "--format", "isd-lite", "--json", *args])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    lines = out.strip().splitlines()
+    result = json.loads(lines[-1], parse_constant=refuse) if code == 0 else None
+    return code, (err.strip().splitlines() or [""])[-1], result
+
+
+def station_lines(year: str = "2019") -> tuple[list[str], float]:
+    row = isd.stations()[8]
+    path = next(p for p in row["files"] if p.name.endswith(f"-{year}.gz"))
+    return gzip.decompress(path.read_bytes()).decode().splitlines(), row["longitude"]
+
+
+def with_field(lines: list[str], at: int, field: int, value: str) -> list[str]:
+    parts = lines[at].split()
+    parts[field] = value
+    return [*lines[:at], " ".join(parts), *lines[at + 1 :]]
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["99999999999999999999999", "+233", "2_3_3", "1e3", "nan", "123456"],
+)
+def test_a_field_that_is_not_a_short_integer_is_refused_by_line(
+    value, tmp_path, capsys
+):
+    lines, lon = station_lines()
+    path = write_gz(tmp_path / "x-y-2019.gz", with_field(lines, 100, 4, value))
+    code, err, _ = evaluate(capsys, "--data", str(path), "--longitude", str(lon))
+    assert code == 1 and f"{path}:101: not an ISD-Lite line" in err
+
+
+@pytest.mark.parametrize("year", ["0", "-5", "99999", "1900"])
+def test_an_impossible_year_is_refused_by_line(year, tmp_path, capsys):
+    lines, lon = station_lines()
+    path = write_gz(tmp_path / "x-y-2019.gz", with_field(lines, 100, 0, year))
+    code, err, _ = evaluate(capsys, "--data", str(path), "--longitude", str(lon))
+    assert code == 1 and str(path) in err and ("line 101" in err or ":101:" in err)
+
+
+def test_a_bad_date_names_its_own_file_and_line(tmp_path, capsys):
+    lines, lon = station_lines()
+    good = write_gz(tmp_path / "722590-03927-2019.gz", lines)
+    feb30 = with_field(with_field(lines, 6, 1, "02"), 6, 2, "30")
+    bad = write_gz(tmp_path / "722590-03927-2018.gz", feb30)
+    args = ["--data", str(good), str(bad), "--longitude", str(lon)]
+    code, err, _ = evaluate(capsys, *args)
+    assert code == 1 and f"{bad}: line 7: bad date" in err
+
+
+def test_files_of_two_stations_are_refused(capsys):
+    a, b = isd.stations()[8], isd.stations()[20]
+    args = ["--data", str(a["files"][0]), str(b["files"][0])]
+    code, err, _ = evaluate(capsys, *args)
+    assert code == 1 and "files of different stations" in err
+
+
+@pytest.mark.parametrize("longitude", ["nan", "inf", "400", "-180.5"])
+def test_a_longitude_outside_the_globe_is_refused(longitude, tmp_path, capsys):
+    lines, _ = station_lines()
+    path = write_gz(tmp_path / "x-y-2019.gz", lines)
+    code, err, _ = evaluate(capsys, "--data", str(path), "--longitude", longitude)
+    assert code == 1 and "is not a number of degrees in [-180, 180]" in err
+
+
+def test_a_broken_station_listing_matters_only_without_a_longitude(tmp_path, capsys):
+    lines, lon = station_lines()
+    path = write_gz(tmp_path / "722590-03927-2019.gz", lines)
+    (tmp_path / "stations.csv").write_text("usaf,wban,latitude\n722590,03927,x\n")
+    code, err, _ = evaluate(capsys, "--data", str(path))
+    assert code == 1 and "stations.csv:2: bad station row" in err
+    code, _, result = evaluate(capsys, "--data", str(path), "--longitude", str(lon))
+    assert code == 0 and result["windows"] > 5000
+
+
+def test_the_same_hours_in_any_file_order_score_the_same(tmp_path, capsys):
+    """A copy of the year without sky cover adds nothing and changes nothing;
+    a copy that disagrees on a value is refused, whichever file comes first."""
+    lines, lon = station_lines()
+    real = write_gz(tmp_path / "722590-03927-2019.gz", lines)
+    nosky = [with_field([x], 0, 9, "-9999")[0] for x in lines]
+    copy = write_gz(tmp_path / "722590-03927-2019b.gz", nosky)
+    aucs = set()
+    for order in ((real, copy), (copy, real)):
+        args = ["--data", *map(str, order), "--longitude", str(lon)]
+        code, _, result = evaluate(capsys, *args)
+        assert code == 0 and result["unobserved"] == []
+        aucs.add(result["auc"])
+    assert len(aucs) == 1
+    other = write_gz(tmp_path / "722590-03927-2019c.gz", with_field(lines, 50, 4, "21"))
+    for order in ((real, other), (other, real)):
+        args = ["--data", *map(str, order), "--longitude", str(lon)]
+        code, err, _ = evaluate(capsys, *args)
+        assert code == 1 and "is given twice with different temperature_2m" in err
+
+
+def test_humidity_is_not_derived_from_an_impossible_temperature(tmp_path):
+    line = "2019 07 01 00  9000   200 10132   180    51     4     0 -9999"
+    hours, _ = importers.read_isd_lite(write_gz(tmp_path / "x-y-2019.gz", [line]))
+    assert np.isnan(hours["temperature_2m"][0])
+    assert np.isnan(hours["relative_humidity_2m"][0])
+
+
+def test_too_few_rain_events_are_refused_not_scored(capsys):
+    # Gunnison's gauge reports 1-hour precipitation in few hours: 18 windows.
+    row = next(r for r in isd.stations() if r["usaf"] == "724677")
+    code, err, _ = evaluate(capsys, "--data", str(row["files"][0]))
+    assert code == 1 and "too few windows to score" in err
+    assert "precipitation is missing or out of range" in err
+
+
+def test_a_temperature_read_once_is_not_carried_over_a_year(tmp_path, capsys):
+    lines, lon = station_lines()
+    blank = [with_field([x], 0, 4, "-9999")[0] for x in lines]
+    path = write_gz(tmp_path / "x-y-2019.gz", [lines[0], *blank[1:]])
+    code, err, _ = evaluate(capsys, "--data", str(path), "--longitude", str(lon))
+    assert code == 1 and "temperature_2m is reported in 0.0% of the hours" in err
+
+
+def test_an_oversized_file_is_refused_before_it_fills_memory(
+    monkeypatch, tmp_path, capsys
+):
+    lines, lon = station_lines()
+    path = write_gz(tmp_path / "x-y-2019.gz", lines)
+    monkeypatch.setattr(importers, "MAX_ISD_BYTES", 100_000)
+    code, err, _ = evaluate(capsys, "--data", str(path), "--longitude", str(lon))
+    assert code == 1 and "oversized" in err
+    monkeypatch.setattr(importers, "MAX_ISD_BYTES", 10**8)
+    monkeypatch.setattr(importers, "MAX_ISD_HOURS", 5000)
+    code, err, _ = evaluate(capsys, "--data", str(path), "--longitude", str(lon))
+    assert code == 1 and "more than 5,000 hours" in err
+
+
+def test_plain_isd_lite_text_is_recognised_without_format(tmp_path):
+    lines, _ = station_lines()
+    path = tmp_path / "x-y-2019.txt"
+    path.write_text("\n".join(lines) + "\n")
+    assert importers.detect_format(path) == "isd-lite"

@@ -149,7 +149,7 @@ def test_evaluate_on_an_open_meteo_file(tmp_path, hours):
         (None, [], "cannot read"),
         ("time,temperature_2m\n2026-01-01T00:00Z,1\n", [], "missing columns"),
         ("SHORT", ["--longitude", "0"], "too few consecutive hours"),
-        ("NORAIN", ["--longitude", "0"], "needs windows with and without rain"),
+        ("NORAIN", ["--longitude", "0"], "too few windows to score"),
         ("HEADER", [], "pass --longitude"),
         ('{"hourly": {"time": 5}}', ["--format", "open-meteo"], "hourly.time"),
     ],
