@@ -175,6 +175,7 @@ def _isd_text(path: Path) -> str:
 def _isd_table(path: Path, limit: int) -> np.ndarray:
     """One file's lines as an int64 table (n, ISD_FIELDS), every line checked."""
     rows: list[list[int]] = []
+    numbers: list[int] = []  # each row's line number, for messages
     for line_no, line in enumerate(_isd_text(path).splitlines(), start=1):
         fields = line.split()
         if not fields:
@@ -185,10 +186,11 @@ def _isd_table(path: Path, limit: int) -> np.ndarray:
                 f"(expected {ISD_FIELDS} integers of at most 5 digits)"
             )
         rows.append([int(f) for f in fields])
+        numbers.append(line_no)
         if len(rows) > limit:
             raise DatasetError(
                 f"{path}: oversized (more than {MAX_ISD_HOURS:,} hours in one "
-                "evaluation; give fewer files)"
+                "read; give fewer files)"
             )
     table = np.array(rows, dtype=np.int64).reshape(-1, ISD_FIELDS)
     year, month, day, hour = table[:, :4].T
@@ -210,7 +212,7 @@ def _isd_table(path: Path, limit: int) -> np.ndarray:
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         y, m, d, h = table[i, :4]
-        raise DatasetError(f"{path}: line {i + 1}: bad date {y} {m} {d} {h}")
+        raise DatasetError(f"{path}:{numbers[i]}: bad date {y} {m} {d} {h}")
     return table
 
 
