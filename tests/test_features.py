@@ -76,6 +76,8 @@ def test_features_have_the_documented_meaning():
     assert f["dew_point_depression_anomaly_24h"] == pytest.approx(2.5, rel=1e-4)
     assert f["relative_humidity_anomaly_24h"] == 0 == f["dew_point_anomaly_24h"]
     assert f["wind_speed_anomaly_24h"] == 0
+    # Absolute moisture (model v4), in °C.
+    assert f["dew_point"] == f["dew_point_mean_24h"] == f["dew_point_max_24h"] == 12
 
 
 def test_station_dependent_features_are_gone():

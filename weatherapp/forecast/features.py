@@ -303,6 +303,10 @@ def features(
         (depression[:, -1] - depression.mean(axis=1)) / (depression.std(axis=1) + 1.0),
         (temp[:, -1] - temp.mean(axis=1)) / (temp.std(axis=1) + 1.0),
         pres[:, -1] - pres[:, -6:].mean(axis=1),
+        # Absolute moisture (°C): what convection needs (model v4).
+        dew[:, -1],
+        dew.mean(axis=1),
+        dew.max(axis=1),
     ]
     matrix: npt.NDArray[np.float64] = np.stack(columns, axis=1)
     return matrix.astype(np.float32)
