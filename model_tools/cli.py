@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import numbers
 import subprocess
 import sys
 import time
@@ -235,8 +236,12 @@ def strict(value: object) -> object:
     """``value`` with NaN and infinities as null: a figure that cannot be
     computed (the AUC of windows that all rained, or of no window) stays
     valid JSON for any parser, not only Python's."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
+    if (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, numbers.Integral)
+        and not math.isfinite(value)
+    ):
+        return None  # numpy's floats too
     if isinstance(value, dict):
         return {k: strict(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -264,8 +269,8 @@ def print_human(step: str, result: dict, broken: list[str]) -> None:
             print(f"{k + ' h':<14}{h['auc']:>8.3f}{h['brier']:>9.4f}{h['bss']:>8.3f}")
         print(
             f"windows used {result['windows']}, skipped {result['skipped']}, "
-            f"coverage {result['coverage']:.3f}, labelled {result['labelled']:.3f}; "
-            f"found {result['found']}"
+            f"coverage {result['coverage']:.3f}, "
+            f"eligible {result['eligible_share']:.3f}; found {result['found']}"
         )
         if result["unobserved"]:
             print(

@@ -32,7 +32,8 @@ FEW_WINDOWS = 1000
 # AUC 1.000).
 FEW_OF_EACH = 20
 # Temperature and dew point carry most of the signal and have no neutral
-# value: evaluate refuses a series that reports them in fewer of its hours.
+# value: evaluate does not score windows ending in a month that reports them
+# in fewer of its hours.
 CORE_REPORTED = 0.5
 PARITY_ISD_WINDOWS = 20000
 
@@ -464,7 +465,8 @@ def step_evaluate(
     baselines are fitted on the evaluated data itself, which flatters them:
     a model that beats them there beats them honestly. ``coverage`` is the
     share of windows with a known label and known past precipitation that
-    were scored (inputs are filled, never a reason to skip a window).
+    were scored: inputs are filled, so only a month whose temperature or dew
+    point is mostly missing (``sparse_months``) leaves windows unscored.
     """
     hours, station = importers.load(list(data_paths), fmt)
     hours, found = importers.tidy(hours)
@@ -473,26 +475,32 @@ def step_evaluate(
         if longitude is None:
             why = station.get("listing_error", "the file has no station longitude")
             raise dataset.DatasetError(f"{data_paths[0]}: {why}; pass --longitude")
-    longitude = float(longitude)
+    try:
+        if isinstance(longitude, bool):
+            raise TypeError
+        longitude = float(longitude)
+    except (TypeError, ValueError):
+        raise dataset.DatasetError(
+            f"{data_paths[0]}: longitude {longitude!r} is not a number"
+        ) from None
     if not -180.0 <= longitude <= 180.0:  # also refuses NaN
         raise dataset.DatasetError(
             f"longitude {longitude:g} is not a number of degrees in [-180, 180]"
         )
-    for name in ("temperature_2m", "dew_point_2m"):
-        share = float(np.mean(np.isfinite(hours[name])))
-        if share < CORE_REPORTED:
-            # Filling would carry a few readings over months of hours.
-            raise dataset.DatasetError(
-                f"{data_paths[0]}: {name} is reported in {share:.1%} of the hours; "
-                f"needs {CORE_REPORTED:.0%}"
-            )
     data = make_samples(hours, longitude, split=False)
+    sparse = sparse_months(hours)
+    if sparse:
+        # Filling would carry a few readings over the month's hours.
+        inside = np.isin(data.end_times.astype("datetime64[M]"), sparse)
+        counts = {**data.counts, "scored": data.counts["scored"] - int(inside.sum())}
+        data = data.subset(~inside)
+        data.counts = counts
     rainy = int(data.y.sum())
     if min(rainy, len(data.y) - rainy) < FEW_OF_EACH:
         raise dataset.DatasetError(
             f"{data_paths[0]}: too few windows to score ({len(data.y)} windows, "
             f"{rainy} rainy; needs {FEW_OF_EACH} with and {FEW_OF_EACH} without "
-            f"rain){_why_few(hours, found)}"
+            f"rain){_why_few(hours, sparse)}"
         )
     model = RainModel(model_path)
     p = model.predict_horizons(data.x).astype(np.float64)
@@ -515,7 +523,8 @@ def step_evaluate(
         else 0.0,
         # The share of windows whose label and past precipitation the data
         # knows: low for a station whose gauge is mostly missing.
-        "labelled": counts["eligible"] / counts["candidates"],
+        "eligible_share": counts["eligible"] / counts["candidates"],
+        "sparse_months": [str(m) for m in sparse],
         "skipped": int(counts["candidates"] - len(data.y)),
         "candidates": counts["candidates"],
         "eligible": counts["eligible"],
@@ -537,23 +546,37 @@ def step_evaluate(
     }
 
 
-def _why_few(hours: dict, found: dict) -> str:
+def sparse_months(hours: dict) -> list[np.datetime64]:
+    """Months in which temperature or dew point is reported in fewer than
+    CORE_REPORTED of the hours: evaluate does not score windows ending in
+    them (their inputs would be one old reading, carried)."""
+    months = np.asarray(hours["time"], "datetime64[s]").astype("datetime64[M]")
+    unique, index = np.unique(months, return_inverse=True)
+    sparse = np.zeros(len(unique), bool)
+    for name in ("temperature_2m", "dew_point_2m"):
+        reported = np.isfinite(np.asarray(hours[name], np.float64))
+        share = np.bincount(index, reported, len(unique)) / np.bincount(index)
+        sparse |= share < CORE_REPORTED
+    return list(unique[sparse])
+
+
+def _why_few(hours: dict, sparse: list[np.datetime64]) -> str:
     """What left a series with too few windows, for the refusal's message."""
+    why = ""
+    if sparse:
+        why += (
+            f"; temperature or dew point is reported in under "
+            f"{CORE_REPORTED:.0%} of the hours of {len(sparse)} month(s) "
+            f"(first {sparse[0]}), whose windows are not scored"
+        )
     n = len(hours["time"])
-    never = [
-        name
-        for name in features.VARIABLES
-        if name in hours and not np.isfinite(np.asarray(hours[name], np.float64)).any()
-    ]
-    if never:
-        return f"; never reported: {', '.join(never)}"
     rain = np.asarray(hours["precipitation"], np.float64)
     missing = int(np.sum(~np.isfinite(rain)))
     if missing > n / 20:
-        return (
+        why += (
             f"; precipitation is missing or out of range in {missing:,} of {n:,} hours"
         )
-    return ""
+    return why
 
 
 def step_inspect(model_path: Path) -> dict:

@@ -174,7 +174,8 @@ def test_a_station_that_never_reports_dew_point_is_refused_by_name(tmp_path, cap
     code = main([*args, "--longitude", str(row["longitude"]), "--json"])
     assert code != 0
     err = capsys.readouterr().err
-    assert "dew_point_2m is reported in 0.0% of the hours" in err
+    assert "too few windows to score (0 windows" in err
+    assert "dew point is reported in under 50% of the hours of 12 month(s)" in err
 
 
 def evaluate(capsys, *args: str) -> tuple[int, str, dict | None]:
@@ -228,10 +229,11 @@ def test_a_bad_date_names_its_own_file_and_line(tmp_path, capsys):
     lines, lon = station_lines()
     good = write_gz(tmp_path / "722590-03927-2019.gz", lines)
     feb30 = with_field(with_field(lines, 6, 1, "02"), 6, 2, "30")
+    feb30.insert(3, "")  # blank lines count as lines
     bad = write_gz(tmp_path / "722590-03927-2018.gz", feb30)
     args = ["--data", str(good), str(bad), "--longitude", str(lon)]
     code, err, _ = evaluate(capsys, *args)
-    assert code == 1 and f"{bad}:7: bad date" in err
+    assert code == 1 and f"{bad}:8: bad date" in err
 
 
 def test_files_of_two_stations_are_refused(capsys):
@@ -252,9 +254,10 @@ def test_a_longitude_outside_the_globe_is_refused(longitude, tmp_path, capsys):
 def test_a_broken_station_listing_matters_only_without_a_longitude(tmp_path, capsys):
     lines, lon = station_lines()
     path = write_gz(tmp_path / "722590-03927-2019.gz", lines)
-    (tmp_path / "stations.csv").write_text("usaf,wban,latitude\n722590,03927,x\n")
+    listing = "usaf,wban,latitude\n\n700000,1,2\n\n722590,03927,x\n"
+    (tmp_path / "stations.csv").write_text(listing)
     code, err, _ = evaluate(capsys, "--data", str(path))
-    assert code == 1 and "stations.csv:2: bad station row" in err
+    assert code == 1 and "stations.csv:5: bad station row" in err
     code, _, result = evaluate(capsys, "--data", str(path), "--longitude", str(lon))
     assert code == 0 and result["windows"] > 5000
 
@@ -298,9 +301,21 @@ def test_too_few_rain_events_are_refused_not_scored(capsys):
 def test_a_temperature_read_once_is_not_carried_over_a_year(tmp_path, capsys):
     lines, lon = station_lines()
     blank = [with_field([x], 0, 4, "-9999")[0] for x in lines]
-    path = write_gz(tmp_path / "x-y-2019.gz", [lines[0], *blank[1:]])
+    path = write_gz(tmp_path / "722590-03927-2019.gz", [lines[0], *blank[1:]])
     code, err, _ = evaluate(capsys, "--data", str(path), "--longitude", str(lon))
-    assert code == 1 and "temperature_2m is reported in 0.0% of the hours" in err
+    assert code == 1 and "too few windows to score (0 windows" in err
+    assert "under 50% of the hours of 12 month(s) (first 2019-01)" in err
+    # Given with a complete year, the year without temperature is not
+    # scored either (it would read 31 December's last temperature).
+    older, _ = station_lines("2018")
+    full = write_gz(tmp_path / "722590-03927-2018.gz", older)
+    args = ["--data", str(full), str(path), "--longitude", str(lon)]
+    code, _, result = evaluate(capsys, *args)
+    assert code == 0 and len(result["sparse_months"]) == 12
+    assert result["sparse_months"][0] == "2019-01"
+    assert 0.45 < result["coverage"] < 0.55
+    alone = ["--data", str(full), "--longitude", str(lon)]
+    assert evaluate(capsys, *alone)[2]["windows"] == result["windows"]
 
 
 def test_an_oversized_file_is_refused_before_it_fills_memory(
@@ -320,5 +335,9 @@ def test_an_oversized_file_is_refused_before_it_fills_memory(
 def test_plain_isd_lite_text_is_recognised_without_format(tmp_path):
     lines, _ = station_lines()
     path = tmp_path / "x-y-2019.txt"
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text("\r\n".join(lines) + "\r\n")
     assert importers.detect_format(path) == "isd-lite"
+    plain, _ = importers.load(path)
+    gz, _ = importers.load(write_gz(tmp_path / "x-y-2019.gz", lines))
+    for name, values in gz.items():
+        np.testing.assert_array_equal(plain[name], values)

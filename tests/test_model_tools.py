@@ -143,6 +143,15 @@ def test_evaluate_on_an_open_meteo_file(tmp_path, hours):
     assert result["windows"] == 700 - 24 - 6 + 1
 
 
+@pytest.mark.parametrize("longitude", [[1], {}, True, "east"])
+def test_evaluate_refuses_a_longitude_that_is_not_a_number(tmp_path, hours, longitude):
+    end = int(features.window_ends(hours["time"])[-1])
+    path, _ = write_open_meteo(tmp_path, hours, end, 700, longitude=longitude)
+    done = cli("evaluate", "--data", str(path), "--json")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "is not a number" in done.stderr
+
+
 @pytest.mark.parametrize(
     ("content", "args", "message"),
     [

@@ -55,7 +55,8 @@ VALID_RANGES = {
 # station without a ceilometer or a barometer (fill_unobserved). Cloud cover
 # and wind speed are the training windows' means (the card's feature_stats:
 # 32 %, 3.5 m/s), so the model reads "a typical hour" and not a made-up sky;
-# pressure and wind direction enter only as changes, which are then 0.
+# pressure enters only as changes, which are then 0, and a constant wind
+# direction leaves the wind vector's change to the wind speed's.
 UNOBSERVED_VALUES = {
     "pressure_msl": 1013.25,
     "surface_pressure": 1013.25,

@@ -53,7 +53,8 @@ FEATURES = (
     "precipitation_6h_log1p",
     "temperature_change_1h",
     # Newest value minus the window's 24-hour mean: how unusual this hour is
-    # for this place today, which transfers where absolute values do not.
+    # for this place today, which transfers where most absolute values do not
+    # (absolute moisture, v4 below, is the measured exception).
     "dew_point_depression_anomaly_24h",
     "relative_humidity_anomaly_24h",
     "pressure_anomaly_24h",
