@@ -161,10 +161,9 @@ def fill_missing(
     Why this and nothing else: it adds no flag or sentinel the model could
     learn absence from (sky cover, as read, is missing in 35 % of ISD hours
     but 83 % of rainy ones, while Open-Meteo never lacks it), it drops no
-    window for a
-    missing input, and it looks only backwards, so a gap at a window's end
-    never borrows a value from the hours being predicted. Complete hours (all
-    Open-Meteo data) pass unchanged.
+    window for a missing input, and it looks only backwards, so a gap at a
+    window's end never borrows a value from the hours being predicted.
+    Complete hours (all Open-Meteo data) pass unchanged.
     """
     filled = dict(hours)
     for name, raw in hours.items():
