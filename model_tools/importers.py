@@ -175,8 +175,9 @@ def _isd_text(path: Path) -> str:
         raise DatasetError(f"{path}: not ISD-Lite text") from None
 
 
-def _isd_table(path: Path, limit: int) -> np.ndarray:
-    """One file's lines as an int64 table (n, ISD_FIELDS), every line checked."""
+def _isd_table(path: Path, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """One file's lines as an int64 table (n, ISD_FIELDS), every line checked,
+    and the UTC time of each."""
     # Flat machine integers, not a list per line: 8 bytes a field.
     values = array.array("q")
     numbers = array.array("q")  # each row's line number, for messages
@@ -219,7 +220,8 @@ def _isd_table(path: Path, limit: int) -> np.ndarray:
         i = int(np.flatnonzero(bad)[0])
         y, m, d, h = table[i, :4]
         raise DatasetError(f"{path}:{numbers[i]}: bad date {y} {m} {d} {h}")
-    return table
+    times = dates.astype("datetime64[s]") + hour * np.timedelta64(3600, "s")
+    return table, times
 
 
 def read_isd_lite(
@@ -246,19 +248,15 @@ def read_isd_lite(
             "evaluate one station at a time"
         )
     tables: list[np.ndarray] = []
+    stamps: list[np.ndarray] = []
     for path in files:
         left = MAX_ISD_HOURS - sum(len(t) for t in tables)
-        tables.append(_isd_table(path, left))
-    table = np.concatenate(tables)
+        table, times = _isd_table(path, left)
+        tables.append(table)
+        stamps.append(times)
+    table, times = np.concatenate(tables), np.concatenate(stamps)
     if not len(table):
         raise DatasetError(f"{files[0]}: no ISD-Lite lines")
-    year, month, day, hour = table[:, :4].T
-    first = ((year - 1970) * 12 + month - 1).astype("datetime64[M]")
-    times = (
-        first.astype("datetime64[D]").astype("datetime64[s]")
-        + (day - 1) * np.timedelta64(86400, "s")
-        + hour * np.timedelta64(3600, "s")
-    )
 
     def scaled(column: int, factor: float = 0.1) -> np.ndarray:
         values = table[:, column].astype(np.float64)
