@@ -7,7 +7,15 @@ import shlex
 
 import pytest
 
-from support import ROOT, child_env, free_port, manage, open_meteo_body, read_procfile
+from support import (
+    ROOT,
+    child_env,
+    free_port,
+    manage,
+    open_meteo_body,
+    procfile_args,
+    read_procfile,
+)
 
 from .conftest import wait_for
 
@@ -132,3 +140,71 @@ def test_procfile_web_line_serves_and_logs_runtime_metrics(spawn, tmp_path, hour
     )
     assert access.startswith('at=info method=POST path="/api/v1/predict" status=200')
     assert f"request_id={request_id}" in access and "duration_ms=" in access
+
+
+SESSIONS = """
+import json
+from importlib import import_module
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.auth import get_user_model
+keys = []
+for n in range(8):
+    user = get_user_model().objects.create_user(f"u{n}", f"u{n}@example.com")
+    session = import_module(settings.SESSION_ENGINE).SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.save()
+    keys.append(session.session_key)
+print(json.dumps(keys))
+"""
+
+
+def test_people_adding_places_at_once_on_sqlite_all_succeed(spawn, tmp_path):
+    """SQLite is `./dev run`'s database: writers queue for its lock instead of
+    failing with "database is locked" (a 500 for 3 of 4 people at once)."""
+    from concurrent.futures import ThreadPoolExecutor
+    from urllib.parse import urlencode
+
+    port = free_port()
+    env = child_env(PORT=str(port), WEATHERALERT_VAR_DIR=str(tmp_path))
+    manage(env, "migrate", "--noinput")
+    sessions = json.loads(manage(env, "shell", "-c", SESSIONS).splitlines()[-1])
+    process = spawn("web", procfile_args("web"), env)
+    wait_for(lambda: alive(port), what="gunicorn")
+    csrf = "c" * 32  # the cookie's secret is also a valid form token
+
+    def add(job):
+        session, name = job
+        form = {
+            "csrfmiddlewaretoken": csrf,
+            "name": name,
+            "latitude": "36.1",
+            "longitude": "-79.9",
+            "timezone": "America/New_York",
+            "threshold_preset": "50",
+            "min_gap_hours": "6",
+            "forecaster": "model",
+            "email_enabled": "on",
+            "active": "on",
+        }
+        cookie = f"sessionid={session}; csrftoken={csrf}"
+        headers = {
+            "Cookie": cookie,
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        try:
+            conn.request("POST", "/places/new/", urlencode(form), headers)
+            return conn.getresponse().status
+        finally:
+            conn.close()
+
+    with ThreadPoolExecutor(len(sessions)) as pool:
+        for round_ in range(3):
+            jobs = [(s, f"Place {round_}-{i}") for i, s in enumerate(sessions)]
+            assert list(pool.map(add, jobs)) == [302] * len(sessions)
+    count = "from weatherapp.models import Place; print(Place.objects.count())"
+    assert manage(env, "shell", "-c", count).split()[-1] == "24"
+    assert "database is locked" not in process.output()

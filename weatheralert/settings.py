@@ -99,6 +99,17 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite's default deferred transactions take the write lock only at the
+    # first write, and a transaction that read first cannot wait for it: two
+    # people adding a place at once got "database is locked" (a 500). Taking
+    # the lock at BEGIN lets the busy timeout queue writers instead; WAL lets
+    # pages read while a cycle writes.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
