@@ -106,6 +106,25 @@ def test_token_page_shows_a_new_token_once(client, alice):
 
 
 @pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("a\x00b", "Null characters are not allowed."),
+        ("two\nlines", "control characters"),
+        ("x" * 101, "at most 100 characters"),
+    ],
+)
+def test_a_bad_token_name_is_refused_under_its_field(client, alice, name, message):
+    client.login(username="alice", password="pw-alice-123")
+    response = client.post("/account/token/", {"name": name})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert message in page and 'id="new-token"' not in page
+    assert not ApiToken.objects.filter(owner=alice).exists()
+    client.post("/account/token/", {"name": "  "})
+    assert ApiToken.objects.get(owner=alice).name == "API token"
+
+
+@pytest.mark.parametrize(
     ("path", "data"),
     [
         ("/signup/", {"username": "x"}),

@@ -242,6 +242,17 @@ log = logging.getLogger(__name__)
 KNOWN_ADDRESS_SECONDS = 90 * 24 * 3600
 
 
+class ApiTokenForm(forms.Form):
+    # A NUL is refused here, not by PostgreSQL (a 500); the name is shown on
+    # the tokens page and in the admin, like a place's.
+    name = forms.CharField(
+        max_length=100, required=False, validators=[validate_place_name]
+    )
+
+    def clean_name(self) -> str:
+        return self.cleaned_data["name"] or "API token"
+
+
 class RateLimitedAuthenticationForm(AuthenticationForm):
     """Log-in that refuses, for a while, after too many failures for one
     username from one address, or from one address whatever the username

@@ -30,7 +30,12 @@ from . import places as place_pages
 from . import verification
 from .charts import CHART_HOURS, probability_chart
 from .clock import between, clock, shown_zone, stamp
-from .forms import PlaceForm, RateLimitedAuthenticationForm, SignUpForm
+from .forms import (
+    ApiTokenForm,
+    PlaceForm,
+    RateLimitedAuthenticationForm,
+    SignUpForm,
+)
 from .paging import whole_number, with_latest
 
 DASHBOARD_PAGE = 50  # places per dashboard page
@@ -310,6 +315,8 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
 def api_token(request: HttpRequest) -> HttpResponse:
     """Make (POST) or revoke (POST revoke=<id>) the person's API tokens."""
     new_token = None
+    form = ApiTokenForm()
+    status = 200
     if request.method == "POST":
         revoke = request.POST.get("revoke", "")
         if revoke:
@@ -325,9 +332,15 @@ def api_token(request: HttpRequest) -> HttpResponse:
             get_object_or_404(ApiToken, pk=token_id, owner=request.user).delete()
             messages.success(request, "Token revoked.")
             return redirect("api-token")
-        name = (request.POST.get("name") or "API token").strip()[:100] or "API token"
-        _, new_token = ApiToken.issue(request.user, name)
-    tokens = request.user.api_tokens.all()
-    return render(
-        request, "weatherapp/api_token.html", {"tokens": tokens, "new_token": new_token}
-    )
+        form = ApiTokenForm(request.POST)
+        if form.is_valid():
+            _, new_token = ApiToken.issue(request.user, form.cleaned_data["name"])
+            form = ApiTokenForm()
+        else:
+            status = 400
+    context = {
+        "tokens": request.user.api_tokens.all(),
+        "new_token": new_token,
+        "form": form,
+    }
+    return render(request, "weatherapp/api_token.html", context, status=status)
