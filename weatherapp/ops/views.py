@@ -9,6 +9,7 @@ import sys
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 
 from weatherapp.models import Alert, FaultCount
 from weatherapp.responses import error, only
@@ -16,6 +17,9 @@ from weatherapp.responses import error, only
 from . import metrics
 
 
+# Read-only: exempt, so another method gets its JSON 405 instead of the
+# CSRF check's HTML 403 (as under /api/).
+@csrf_exempt
 @only("GET")
 def healthz(request: HttpRequest) -> JsonResponse:
     """Process up and the model files intact, without loading the interpreter."""
@@ -60,6 +64,7 @@ def metrics_refusal(request: HttpRequest) -> JsonResponse | None:
     return response
 
 
+@csrf_exempt
 @only("GET")
 def prometheus(request: HttpRequest) -> HttpResponse:
     """Prometheus text: memory, model, predictions, inference latency, alerts."""
