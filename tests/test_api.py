@@ -183,6 +183,16 @@ def test_malformed_requests(client, payload, content_type, status):
     assert response.json()["error"]
 
 
+def test_a_number_too_long_to_read_is_named(client, body):
+    digits = "9" * 5000
+    text = json.dumps(body).replace('"cloud_cover": [', f'"cloud_cover": [{digits}, ')
+    response = post(client, text)
+    assert response.status_code == 400
+    assert response.json()["field"] == "body"
+    assert "a number of 5000 digits is too long" in response.json()["error"]
+    assert "sys." not in response.json()["error"]
+
+
 def test_oversized_body_is_a_413(client, settings, body):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     response = post(client, body)

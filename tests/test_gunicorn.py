@@ -91,6 +91,27 @@ def test_seed_web_line_serves_health_and_predictions(web, hours):
     assert "Traceback" not in process.output()
 
 
+def test_a_chunked_body_is_a_411_not_empty_json(web, hours):
+    """Django reads Content-Length bytes only: a chunked body was read as
+    empty and answered "malformed JSON" although it was valid."""
+    port, _ = web
+    payload = json.dumps(open_meteo_body(hours, 3000)).encode()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        headers = {"Content-Type": "application/json"}
+        chunks = iter([payload[:100], payload[100:]])
+        conn.request("POST", "/api/v1/predict", chunks, headers, encode_chunked=True)
+        response = conn.getresponse()
+        answer = json.loads(response.read())
+    finally:
+        conn.close()
+    assert response.status == 411
+    assert answer == {
+        "error": "send the body with a Content-Length, not chunked",
+        "field": "Content-Length",
+    }
+
+
 def test_concurrent_predictions_equal_serial_ones(web, hours, scored_windows):
     """Many clients at once through gunicorn's threads: the lock-guarded
     interpreter gives each exactly what a lone request gets."""

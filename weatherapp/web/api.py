@@ -41,13 +41,23 @@ def predict(request: HttpRequest) -> JsonResponse:
         return response
     if request.content_type != "application/json":
         return error(415, "Content-Type must be application/json", "Content-Type")
+    if "CONTENT_LENGTH" not in request.META and request.headers.get(
+        "Transfer-Encoding"
+    ):
+        # Django reads a body of Content-Length bytes only: a chunked one
+        # would be read as empty and called malformed JSON.
+        return error(
+            411, "send the body with a Content-Length, not chunked", "Content-Length"
+        )
     try:
         raw = request.body
     except RequestDataTooBig:
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         return error(413, f"body larger than {limit} bytes", "body")
     try:
-        body = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        body = json.loads(
+            raw.decode("utf-8"), parse_constant=_reject_constant, parse_int=_parse_int
+        )
     except UnicodeDecodeError:
         return error(400, "body is not UTF-8", "body")
     except RecursionError:
@@ -104,6 +114,15 @@ def predict(request: HttpRequest) -> JsonResponse:
 
 def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _parse_int(digits: str) -> int:
+    try:
+        return int(digits)
+    except ValueError:
+        # Python's own message past 4,300 digits tells the client to call
+        # sys.set_int_max_str_digits().
+        raise ValueError(f"a number of {len(digits)} digits is too long") from None
 
 
 @csrf_exempt

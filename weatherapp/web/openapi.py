@@ -129,6 +129,7 @@ def document() -> dict:
                         "200": _json("the probability", _ref("Prediction")),
                         "400": _error("malformed, missing, out-of-range or NaN input"),
                         "405": _error("another method than POST"),
+                        "411": _error("a chunked body (no Content-Length)"),
                         "413": _error("body over 256 KB"),
                         "415": _error("not application/json"),
                         "429": _error("rate limit; see Retry-After"),
