@@ -135,6 +135,60 @@ def test_bad_body_is_a_400_naming_the_field(client, body, path, value, field):
     assert response.json()["error"]
 
 
+def _shift_years(body, years):
+    body["hourly"]["time"] = [
+        f"{int(t[:4]) + years:04d}{t[4:]}" for t in body["hourly"]["time"]
+    ]
+    return body
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        (lambda b: b.update(utc_offset_seconds=1.5), "utc_offset_seconds", "whole"),
+        (
+            lambda b: b["hourly"].update(
+                time=[t + "+05:00" for t in b["hourly"]["time"]]
+            ),
+            "hourly.time",
+            "ISO 8601",
+        ),
+        (lambda b: _shift_years(b, -100), "hourly.time", "outside 1900–2199"),
+        (lambda b: _shift_years(b, 300), "hourly.time", "outside 1900–2199"),
+        (
+            lambda b: b["hourly"].update(
+                time=[2**39 + 3600 * i for i in range(len(b["hourly"]["time"]))]
+            ),
+            "hourly.time",
+            "outside 1900–2199",
+        ),
+    ],
+)
+def test_impossible_times_are_refused(client, body, change, field, message):
+    """Found by an attack: year -290000000000, year 36812 and half-second
+    offsets were answered 200 with a valid_at to match."""
+    change(body)
+    response = post(client, body)
+    assert response.status_code == 400, response.content
+    assert response.json()["field"] == field
+    assert message in response.json()["error"]
+
+
+@pytest.mark.parametrize("value", [1.7e308, -1e308])
+def test_a_value_that_overflows_its_unit_conversion_is_refused(client, body, value):
+    """1.7e308 °F is infinite in °C; it was filled from the hour before."""
+    body["hourly_units"]["temperature_2m"] = "°F"
+    body["hourly"]["temperature_2m"] = [50.0] * len(body["hourly"]["time"])
+    body["hourly"]["temperature_2m"][-1] = value
+    response = post(client, body)
+    assert response.status_code == 400, response.content
+    assert response.json() == {
+        "error": f"value {len(body['hourly']['time']) - 1} is out of range once "
+        "converted from °F",
+        "field": "hourly.temperature_2m",
+    }
+
+
 def test_too_few_hours(client, hours):
     response = post(client, open_meteo_body(hours, END, n=23))
     assert response.status_code == 400

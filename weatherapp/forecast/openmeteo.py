@@ -7,6 +7,7 @@ model_tools importer: one reading of Open-Meteo's shape for the whole project.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,10 @@ if TYPE_CHECKING:  # numpy.typing is for the checker only, never loaded at runti
     import numpy.typing as npt
 
 MAX_HOURS = 24 * 120  # past_days=92 plus a 16-day forecast fits
+# Open-Meteo's archive starts in 1940; the replay's typical year says 1980.
+# Outside these, a time is a mistake (year -290000000000 was answered).
+FIRST_TIME = np.datetime64("1900-01-01T00:00", "s")
+END_TIME = np.datetime64("2200-01-01T00:00", "s")
 
 # Open-Meteo's own defaults apply when ``hourly_units`` is absent.
 DEFAULT_UNITS = {
@@ -82,9 +87,9 @@ def parse_hourly(
     if not isinstance(units, Mapping):
         raise FeatureError("hourly_units", "must be an object")
     offset = body.get("utc_offset_seconds", 0)
-    if not _is_number(offset) or abs(offset) > 18 * 3600:
+    if not _is_number(offset) or abs(offset) > 18 * 3600 or offset != int(offset):
         raise FeatureError(
-            "utc_offset_seconds", "must be a number of seconds within ±18 h"
+            "utc_offset_seconds", "must be a whole number of seconds within ±18 h"
         )
 
     raw_times = hourly.get("time")
@@ -92,9 +97,15 @@ def parse_hourly(
         raise FeatureError("hourly.time", "missing or not a non-empty list")
     if len(raw_times) > max_hours:
         raise FeatureError("hourly.time", f"more than {max_hours} hours")
-    hours = {
-        "time": _times(raw_times, units.get("time")) - np.timedelta64(int(offset), "s")
-    }
+    times = _times(raw_times, units.get("time")) - np.timedelta64(int(offset), "s")
+    outside = np.flatnonzero((times < FIRST_TIME) | (times >= END_TIME))
+    if len(outside):
+        raise FeatureError(
+            "hourly.time",
+            f"value {outside[0]} is outside {FIRST_TIME.astype(object).year}–"
+            f"{END_TIME.astype(object).year - 1}",
+        )
+    hours = {"time": times}
 
     wanted = [v for v in VARIABLES if v != "surface_pressure"]
     pressure = [p for p in PRESSURE_ALIASES if p in hourly]
@@ -128,7 +139,15 @@ def parse_hourly(
         convert = CONVERSIONS[name].get(unit)
         if convert is None:
             raise FeatureError(f"hourly_units.{name}", f"unknown unit {unit!r}")
-        hours[name] = convert(array)
+        with np.errstate(over="ignore", invalid="ignore"):
+            converted = convert(array)
+        overflow = np.flatnonzero(np.isfinite(array) & ~np.isfinite(converted))
+        if len(overflow):  # 1.7e308 °F is no number in °C
+            raise FeatureError(
+                f"hourly.{name}",
+                f"value {overflow[0]} is out of range once converted from {unit}",
+            )
+        hours[name] = converted
     return hours
 
 
@@ -166,6 +185,11 @@ def _finite(value: int | float) -> bool:
         return False
 
 
+# Open-Meteo's own shape (local to utc_offset_seconds); "Z" for UTC. An
+# offset such as +05:00 would be applied twice, with utc_offset_seconds.
+_ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?Z?")
+
+
 def _times(raw: list[Any], unit: Any) -> npt.NDArray[np.datetime64]:
     if unit == "unixtime" or all(_is_number(t) for t in raw):
         if not all(_is_number(t) and _finite(t) for t in raw):
@@ -175,7 +199,7 @@ def _times(raw: list[Any], unit: Any) -> npt.NDArray[np.datetime64]:
             raise FeatureError("hourly.time", "unixtime value out of range")
         return seconds.astype(np.int64).astype("datetime64[s]")
     try:
-        if not all(isinstance(t, str) and len(t) <= 32 for t in raw):
+        if not all(isinstance(t, str) and _ISO_TIME.fullmatch(t) for t in raw):
             raise ValueError
         return np.array([t.rstrip("Z") for t in raw], dtype="datetime64[s]")
     except ValueError:
