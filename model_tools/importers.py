@@ -59,7 +59,7 @@ def read_tmy3(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise DatasetError(f"{path}: cannot read ({exc})") from None
-    lines = list(csv.reader(io.StringIO(text)))
+    lines = dataset.csv_rows(path, text)
     if len(lines) < 3:
         raise DatasetError(f"{path}: not a TMY3 file (needs metadata, header, rows)")
     meta_row, header, rows = lines[0], lines[1], lines[2:]
@@ -75,6 +75,16 @@ def read_tmy3(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
         }
     except (IndexError, ValueError):
         raise DatasetError(f"{path}: line 1 is not TMY3 station metadata") from None
+    for field, low, high in (
+        ("utc_offset_hours", -12, 14),
+        ("latitude", -90, 90),
+        ("longitude", -180, 180),
+    ):
+        if not low <= station[field] <= high:  # NaN too
+            raise DatasetError(
+                f"{path}: line 1: {field} is {station[field]}, not within "
+                f"[{low}, {high}]"
+            )
     needed = ["Date (MM/DD/YYYY)", "Time (HH:MM)", *TMY3_COLUMNS]
     weather_col = header.index(TMY3_WEATHER) if TMY3_WEATHER in header else None
     missing = [c for c in needed if c not in header]
@@ -365,6 +375,8 @@ def read_open_meteo(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
 
     try:
         body = json.loads(Path(path).read_text(encoding="utf-8"))
+    except RecursionError:
+        raise DatasetError(f"{path}: not readable JSON (nested too deeply)") from None
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise DatasetError(f"{path}: not readable JSON ({exc})") from None
     try:

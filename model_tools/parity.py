@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -88,8 +89,13 @@ def failures(result: dict, limits: dict[str, float]) -> list[str]:
 
 
 def load_reference(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path) as data:
-        return {k: data[k] for k in ("x", "y", "p_float")}
+    try:
+        with np.load(path) as data:
+            return {k: data[k] for k in ("x", "y", "p_float")}
+    except (zipfile.BadZipFile, EOFError, KeyError, TypeError, ValueError) as exc:
+        # A truncated archive, one without these arrays, a bare .npy (no
+        # context manager: TypeError) or a pickle (ValueError).
+        raise ValueError(f"{path}: not parity data ({exc})") from None
 
 
 def model_thresholds(model: RainModel) -> dict[str, float]:

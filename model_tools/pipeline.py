@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import platform
+import signal
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -583,9 +585,29 @@ def step_inspect(model_path: Path) -> dict:
     """Tensors, quantization, ops and size of any .tflite file (tflite-runtime)."""
     from weatherapp.ai.predictor import interpreter_class
 
-    try:
+    def load():
         interpreter = interpreter_class()(model_path=str(model_path), num_threads=1)
         interpreter.allocate_tensors()
+        return interpreter
+
+    # The runtime does not verify the flatbuffer: a truncated file crashes
+    # the process (SIGSEGV, SIGBUS). Any file may be inspected, so a child
+    # tries it first.
+    child = os.fork()
+    if child == 0:
+        try:
+            load()
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(child, 0)
+    if os.WIFSIGNALED(status):
+        signal_name = signal.Signals(os.WTERMSIG(status)).name
+        raise ModelError(
+            f"cannot load {model_path}: not a valid TFLite model (reading it "
+            f"crashed the runtime: {signal_name})"
+        )
+    try:
+        interpreter = load()
     except (ValueError, RuntimeError) as exc:
         raise ModelError(f"cannot load {model_path}: {exc}") from None
 

@@ -55,6 +55,15 @@ def test_tmy3_times_become_utc_and_precipitation_millimetres(tmp_path):
         ("", "not a TMY3 file"),
         ("a,b\nc,d\ne,f\n", "station metadata"),
         ('1,"X",XX,-5,36,-79,273\nDate (MM/DD/YYYY)\n01/01/1988\n', "missing TMY3"),
+        # Found by an attack: an offset of inf raised OverflowError, NaN said
+        # only "cannot convert float NaN to integer", 99 h and a latitude of
+        # inf were read.
+        ('1,"X",XX,inf,36,-79,273\na\nb\n', "utc_offset_hours is inf, not within"),
+        ('1,"X",XX,nan,36,-79,273\na\nb\n', "utc_offset_hours is nan, not within"),
+        ('1,"X",XX,99,36,-79,273\na\nb\n', "utc_offset_hours is 99.0, not within"),
+        ('1,"X",XX,-5,inf,-79,273\na\nb\n', "latitude is inf, not within"),
+        ('1,"X",XX,-5,36,999,273\na\nb\n', r"longitude is 999.0, not within \[-180"),
+        ("1,2\n" + "x" * 140_000 + "\n3\n", "bad.csv:2: field larger than"),
     ],
 )
 def test_tmy3_errors_name_the_problem(tmp_path, content, message):
@@ -151,6 +160,30 @@ def test_empty_cells_are_missing_values(tmp_path):
     out = tmp_path / "again.csv"
     dataset.write_csv(hours, out)
     assert out.read_text() == path.read_text()
+
+
+@pytest.mark.parametrize(
+    ("time", "line"),
+    [("", "x.csv:3: no time"), ("NaT", "x.csv:3: no time")],
+)
+def test_read_csv_refuses_a_row_without_a_time(tmp_path, time, line):
+    """Found by an attack: an empty or NaT time was written out as "NaTZ"."""
+    path = tmp_path / "x.csv"
+    path.write_text(
+        "time,temperature_2m,relative_humidity_2m,dew_point_2m,surface_pressure,"
+        "cloud_cover,wind_speed_10m,wind_direction_10m,precipitation\n"
+        "2026-01-01T00:00Z,1,90,0.5,1000,50,3,180,0\n"
+        f"{time},1.5,90,0.5,1001,50,3,180,0\n"
+    )
+    with pytest.raises(DatasetError, match=line):
+        dataset.read_csv(path)
+
+
+def test_read_csv_names_a_field_too_long_to_read(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("time,temperature_2m\n" + "1" * 140_000 + ",1\n")
+    with pytest.raises(DatasetError, match="x.csv:2: field larger than field limit"):
+        dataset.read_csv(path)
 
 
 def test_read_csv_rejects_missing_columns(tmp_path):

@@ -239,6 +239,33 @@ def test_inspect_rejects_a_non_model(tmp_path):
     assert done.returncode == 1 and done.stderr.startswith("error: cannot load")
 
 
+def test_inspect_refuses_a_truncated_model_without_crashing(tmp_path):
+    """The runtime does not verify the flatbuffer: reading the first 1,000
+    bytes of the model killed the process (SIGSEGV or SIGBUS, no message)."""
+    bad = tmp_path / "cut.tflite"
+    bad.write_bytes((ROOT / "models" / "rain_int8.tflite").read_bytes()[:1000])
+    done = cli("inspect", str(bad))
+    assert done.returncode == 1, done
+    assert done.stderr.startswith(f"error: cannot load {bad}: not a valid TFLite")
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_parity_refuses_a_file_that_is_not_parity_data(tmp_path):
+    bad = tmp_path / "cut.npz"
+    bad.write_bytes((ROOT / "models" / "rain_int8.parity.npz").read_bytes()[:500])
+    done = cli("parity", "--parity-data", str(bad))
+    assert done.returncode == 1
+    assert done.stderr == f"error: {bad}: not parity data (File is not a zip file)\n"
+
+
+def test_deeply_nested_open_meteo_json_is_one_line(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text('{"hourly": ' + "[" * 5000 + "]" * 5000 + "}")
+    done = cli("evaluate", "--data", str(path), "--format", "open-meteo")
+    assert done.returncode == 1
+    assert done.stderr == f"error: {path}: not readable JSON (nested too deeply)\n"
+
+
 def test_report_writes_markdown_and_plots(tmp_path):
     out = tmp_path / "report.md"
     done = cli("report", "--out", str(out), "--json")

@@ -31,6 +31,16 @@ class DatasetError(ValueError):
     """A file that is not a valid canonical hourly CSV."""
 
 
+def csv_rows(path: str | Path, text: str) -> list[list[str]]:
+    """Every row of a CSV text; a malformed one (a field over the csv module's
+    131,072 characters, a NUL) is a DatasetError naming its line."""
+    reader = csv.reader(io.StringIO(text))
+    try:
+        return list(reader)
+    except csv.Error as exc:
+        raise DatasetError(f"{path}:{reader.line_num}: {exc}") from None
+
+
 def read_csv(path: str | Path) -> dict[str, npt.NDArray[Any]]:
     """Load a canonical CSV into *hours* (see features.py); an empty cell is a
     missing value (NaN; features.fill_missing() says what becomes of it)."""
@@ -38,8 +48,8 @@ def read_csv(path: str | Path) -> dict[str, npt.NDArray[Any]]:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise DatasetError(f"{path}: cannot read ({exc})") from None
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
+    rows = csv_rows(path, text)
+    header = rows.pop(0) if rows else None
     if header is None:
         raise DatasetError(f"{path}: empty file")
     missing = [c for c in COLUMNS if c not in header]
@@ -47,7 +57,6 @@ def read_csv(path: str | Path) -> dict[str, npt.NDArray[Any]]:
         raise DatasetError(f"{path}: missing columns {', '.join(missing)}")
     wanted = [c for c in header if c in COLUMNS or c in OPTIONAL_COLUMNS]
     index = {c: header.index(c) for c in wanted}
-    rows = list(reader)
     if not rows:
         raise DatasetError(f"{path}: no rows")
     hours: dict[str, npt.NDArray[Any]] = {}
@@ -62,6 +71,9 @@ def read_csv(path: str | Path) -> dict[str, npt.NDArray[Any]]:
         )
     except ValueError as exc:
         raise DatasetError(f"{path}: column time: {exc}") from None
+    (unknown,) = np.nonzero(np.isnat(hours["time"]))  # "" and "NaT" parse as NaT
+    if len(unknown):
+        raise DatasetError(f"{path}:{unknown[0] + 2}: no time")
     for name in wanted:
         if name == "time":
             continue
