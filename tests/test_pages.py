@@ -280,6 +280,20 @@ def test_visitors_get_a_landing_page_with_sign_up_and_log_in(client):
     assert "before it rains" in login  # the log-in page says what the app is
 
 
+def test_the_demo_says_whose_weather_every_place_gets(client, greensboro, settings):
+    """Found by a newcomer's walk: a place in Paris got Greensboro's replayed
+    rain without a word, and 1980's forecast stood beside today's clock."""
+    logged_in(client)
+    settings.WEATHER_SOURCE = "replay"
+    settings.WEATHER_REPLAY_SPEED = 120.0
+    for url in ("/", greensboro.get_absolute_url(), "/places/new/", "/alerts/"):
+        page = client.get(url).content.decode()
+        assert "every place gets the weather recorded at Greensboro, North " in page
+        assert "replayed at 120×" in page
+    settings.WEATHER_SOURCE = "open-meteo"
+    assert 'id="replay-notice"' not in client.get("/").content.decode()
+
+
 def test_every_page_has_its_own_title(client, greensboro):
     anonymous = {url: title(client.get(url).content.decode()) for url in ("/",)}
     for url in ("/accounts/login/", "/signup/", "/accounts/password_reset/"):

@@ -125,7 +125,7 @@ def test_offline_the_search_offers_the_replay_station(client, alice, settings):
     settings.OPEN_METEO_GEOCODING_URL = "http://127.0.0.1:9"  # never asked
     page = client.get("/places/new/", {"q": "Paris"}).content.decode()
     assert "offline mode" in page
-    assert "Greensboro, NC, North Carolina, United States" in page
+    assert "Greensboro, North Carolina, United States" in page
     assert 'data-latitude="36.1000" data-longitude="-79.9500"' in page
     assert 'data-timezone="America/New_York"' in page
 

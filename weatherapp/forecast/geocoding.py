@@ -53,7 +53,7 @@ class Found:
 
 # The committed observations (data/README.md): NREL TMY3 at Greensboro, NC.
 REPLAY_STATION = Found(
-    name="Greensboro, NC",
+    name="Greensboro",
     latitude=36.1,
     longitude=-79.95,
     timezone="America/New_York",
