@@ -221,7 +221,11 @@ class Place(models.Model):
         if self.min_gap_hours is None:  # an empty form field means the default
             self.min_gap_hours = self._meta.get_field("min_gap_hours").default
         if (self.quiet_start is None) != (self.quiet_end is None):
-            raise ValidationError("Give both ends of the quiet hours, or neither.")
+            # Under the end that is missing, where the person looks for it.
+            empty = "quiet_start" if self.quiet_start is None else "quiet_end"
+            raise ValidationError(
+                {empty: "Give both ends of the quiet hours, or neither."}
+            )
 
     def latest_prediction(self) -> "Prediction | None":
         return self.predictions().first()
