@@ -15,8 +15,9 @@ from weatherapp.models import ApiToken, Place
 pytestmark = pytest.mark.django_db
 NOON = dt.datetime(2026, 11, 28, 12, tzinfo=dt.UTC)
 # The dashboard: session, user, count, one page of places with their latest
-# prediction. The API: token, its last use, one page of places.
-DASHBOARD_QUERIES = 4
+# prediction, whether the email address awaits its confirmation. The API:
+# token, its last use, one page of places.
+DASHBOARD_QUERIES = 5
 API_QUERIES = 3
 
 

@@ -59,8 +59,11 @@ def test_sign_up_emails_a_link_and_alerts_wait_for_it(client, settings):
         "email address not verified yet",
     )
     assert len(mail.outbox) == 1  # no alert email
-    # The form says so too.
-    assert 'id="email-unverified"' in client.get("/places/new/").content.decode()
+    # The pages say so too, with the way to a new link (the alerts page only
+    # said "refused", and the dashboard nothing).
+    for url in ("/places/new/", "/", "/alerts/"):
+        page = client.get(url).content.decode()
+        assert 'id="email-unverified"' in page and 'href="/account/email/"' in page
     # The link works without a session.
     page = Client().get(link.removeprefix(settings.SITE_URL))
     assert page.status_code == 200 and 'id="verified"' in page.content.decode()
@@ -69,7 +72,8 @@ def test_sign_up_emails_a_link_and_alerts_wait_for_it(client, settings):
     alert.refresh_from_db()
     assert send_email(alert).outcome == "sent"
     assert mail.outbox[-1].to == ["bob@example.com"]
-    assert 'id="email-unverified"' not in client.get("/places/new/").content.decode()
+    for url in ("/places/new/", "/", "/alerts/"):
+        assert 'id="email-unverified"' not in client.get(url).content.decode()
 
 
 def test_a_tampered_or_expired_link_does_nothing(client, monkeypatch):

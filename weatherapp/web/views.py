@@ -100,6 +100,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "page": page,
         "horizon": HORIZON_HOURS,
         "refresh": refresh_seconds(),
+        "pending_email": verification.pending(request.user),
     }
     return render(request, "weatherapp/dashboard.html", context)
 
@@ -280,7 +281,10 @@ def alert_history(request: HttpRequest) -> HttpResponse:
         .select_related("place")
         .prefetch_related("deliveries")[:200]
     )
-    context = {"alert_rows": _alert_rows(list(alerts))}
+    context = {
+        "alert_rows": _alert_rows(list(alerts)),
+        "pending_email": verification.pending(request.user),
+    }
     return render(request, "weatherapp/alerts.html", context)
 
 
