@@ -191,6 +191,13 @@ def test_unsubscribe_link_works_without_login(client, place):
     assert response.status_code == 200 and 'id="done"' in response.content.decode()
     place.refresh_from_db()
     assert not place.email_enabled
+    # Opened again, the link says it is done and how to undo it (it asked
+    # again); the place's page says email is off.
+    again = client.get(url).content.decode()
+    assert 'id="done"' in again and f"/places/{place.pk}/edit/" in again
+    client.force_login(place.owner)
+    page = client.get(place.get_absolute_url()).content.decode()
+    assert '<span id="channels">email off</span>' in page
 
 
 def test_unsubscribe_rejects_tampered_and_expired_tokens(client, place, settings):
