@@ -353,6 +353,60 @@ def test_send_test_shows_a_failing_status(client, hooked, webhook_receiver):
     assert "did not arrive: the receiver answered HTTP 503" in page.content.decode()
 
 
+@pytest.fixture
+def self_signed_receiver(tmp_path):
+    """An HTTPS receiver whose certificate no one trusts."""
+    import ssl
+    import subprocess
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes"]
+        + ["-keyout", str(key), "-out", str(cert), "-days", "1"]
+        + ["-subj", "/CN=127.0.0.1"],
+        check=True,
+        capture_output=True,
+    )
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"https://127.0.0.1:{server.server_address[1]}/hook"
+    server.shutdown()
+
+
+def test_an_untrusted_certificate_is_said_in_words_and_not_retried(
+    client, hooked, self_signed_receiver
+):
+    """It read "no answer: SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_
+    FAILED] ... (_ssl.c:1006)", and alerts retried it four times."""
+    from weatherapp.alerting.webhooks import post_signed
+
+    hooked.webhook_url = self_signed_receiver
+    hooked.save()
+    page = client.post(f"/places/{hooked.pk}/webhook/test/", follow=True)
+    text = page.content.decode()
+    assert (
+        "did not arrive: the receiver&#x27;s TLS certificate is not trusted "
+        "(self-signed certificate)" in text
+    )
+    assert "_ssl.c" not in text and "no answer" not in text
+    result = post_signed(hooked, {"type": "rain.test"}, "key")
+    assert (result.outcome, result.retry) == ("failed", False)
+
+
+def test_a_closed_port_is_said_in_words(client, hooked):
+    from support import free_port
+
+    hooked.webhook_url = f"http://127.0.0.1:{free_port()}/hook"
+    hooked.save()
+    page = client.post(f"/places/{hooked.pk}/webhook/test/", follow=True)
+    assert "did not arrive: the connection was refused" in page.content.decode()
+
+
 def test_send_test_refuses_a_private_address(client, hooked, settings):
     settings.WEBHOOK_ALLOW_PRIVATE = False
     page = client.post(f"/places/{hooked.pk}/webhook/test/", follow=True)

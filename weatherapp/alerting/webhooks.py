@@ -130,11 +130,30 @@ def post_signed(place: Place, payload: dict[str, Any], key: str) -> Result:
             conn.request("POST", target, body=body, headers=headers)
             status = conn.getresponse().status
         except (OSError, http.client.HTTPException) as exc:
-            problem = deadline.explain(f"{type(exc).__name__}: {exc}")
-            return Result(Delivery.Outcome.FAILED, problem, True)
+            problem, retry = _network_problem(exc)
+            return Result(Delivery.Outcome.FAILED, deadline.explain(problem), retry)
         finally:
             conn.close()
     if 200 <= status < 300:
         return Result(Delivery.Outcome.SENT, f"HTTP {status}")
     retry = status >= 500 or status in (408, 429)
     return Result(Delivery.Outcome.FAILED, f"HTTP {status}", retry)
+
+
+def _network_problem(exc: Exception) -> tuple[str, bool]:
+    """What went wrong in words a receiver's owner can act on, and whether
+    trying again may help. A certificate that is not trusted stays so for the
+    minutes retries take, so it is not retried (retrying it sent four
+    identical failures)."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (
+            f"the receiver's TLS certificate is not trusted ({exc.verify_message})",
+            False,
+        )
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS failed ({exc.reason or exc})", True
+    if isinstance(exc, ConnectionRefusedError):
+        return "the connection was refused (nothing listens on that port?)", True
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {settings.WEBHOOK_TIMEOUT:g} s", True
+    return f"{type(exc).__name__}: {exc}", True

@@ -36,4 +36,4 @@ def send_check(place: Place) -> tuple[bool, str]:
     if result.detail.startswith("HTTP "):
         sent = result.outcome == Delivery.Outcome.SENT
         return sent, f"the receiver answered {result.detail}"
-    return False, f"no answer: {result.detail}"
+    return False, result.detail
