@@ -221,6 +221,9 @@ def test_password_reset_by_email(client, alice, settings):
     response = client.post("/accounts/password_reset/", {"email": "alice@example.com"})
     assert response.status_code == 302
     (message,) = mail.outbox
+    # Ours, not Django's "Password reset on weather.example.com ... team".
+    assert message.subject == "weatheralert: reset your password"
+    assert message.body.startswith("Hello alice,\n\nSomeone, we hope you, asked")
     # The link is SITE_URL's, not the request's Host (testserver).
     site = r"https://weather\.example\.com"
     link = re.search(site + r"(/accounts/reset/\S+/)", message.body).group(1)
