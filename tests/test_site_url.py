@@ -54,6 +54,8 @@ def test_other_demo_hosts(host, bind, site_url, allowed):
     assert env["SITE_URL"] == site_url
     hosts = env["ALLOWED_HOSTS"].split(",")
     assert (allowed or host) in hosts
+    # Django's debug pages (a traceback, the whole URLconf) only on loopback.
+    assert env["DEBUG"] == ("true" if host == "::1" else "false")
 
 
 @pytest.mark.parametrize(

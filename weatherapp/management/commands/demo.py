@@ -103,8 +103,9 @@ def demo_env(
     ]
     try:
         anywhere = ipaddress.ip_address(host).is_unspecified
+        loopback = ipaddress.ip_address(host).is_loopback
     except ValueError:
-        anywhere = False
+        anywhere, loopback = False, host == "localhost"
     return support.child_env(
         DJANGO_SETTINGS_MODULE="weatheralert.settings",
         PORT=str(port),
@@ -113,7 +114,13 @@ def demo_env(
         GUNICORN_CMD_ARGS=f"--bind {bind}",
         SITE_URL=site_url,
         ALLOWED_HOSTS="*" if anywhere else ",".join(dict.fromkeys(allowed)),
-        DEBUG="true",
+        # Django's debug pages (tracebacks, the URLconf) only for this
+        # machine; a demo others can reach gets production's error pages,
+        # over plain http (cookies without Secure, no HSTS).
+        DEBUG=str(loopback).lower(),
+        SECURE_COOKIES="false",
+        SECURE_HSTS_SECONDS="0",
+        WHITENOISE_USE_FINDERS="true",  # the admin's CSS without collectstatic
         WEATHER_REPLAY_SPEED=str(speed),
         WEATHER_REPLAY_ANCHOR=str(time.time()),
         WEATHER_REPLAY_START=start,
@@ -132,18 +139,21 @@ class Command(BaseCommand):
             help="address to listen on (127.0.0.1: this machine only; "
             "0.0.0.0 for every interface)",
         )
-        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument(
+            "--port", type=int, default=8000, help="port to serve on (default 8000)"
+        )
         parser.add_argument(
             "--speed",
             type=float,
             default=120.0,
-            help="replayed hours per real hour (120: one hour every 30 s)",
+            help="replayed hours per real hour (default 120: one hour every 30 s)",
         )
         parser.add_argument(
             "--interval",
             type=float,
             default=15.0,
-            help="seconds between prediction cycles",
+            help="seconds between prediction cycles, and between the pages' "
+            "reloads (default 15)",
         )
 
     def handle(self, host, port, speed, interval, **options):
