@@ -306,6 +306,16 @@ def test_the_demo_says_whose_weather_every_place_gets(client, greensboro, settin
     assert 'id="replay-notice"' not in client.get("/").content.decode()
 
 
+def test_the_account_page_leads_to_password_and_tokens(client, greensboro):
+    """Found by a newcomer's walk: nothing linked to the password change."""
+    logged_in(client)
+    assert 'href="/account/email/">account</a>' in client.get("/").content.decode()
+    page = client.get("/account/email/").content.decode()
+    assert 'href="/accounts/password_change/"' in page
+    assert 'href="/account/token/"' in page
+    assert client.get("/accounts/password_change/").status_code == 200
+
+
 def test_every_page_has_its_own_title(client, greensboro):
     anonymous = {url: title(client.get(url).content.decode()) for url in ("/",)}
     for url in ("/accounts/login/", "/signup/", "/accounts/password_reset/"):
@@ -319,6 +329,7 @@ def test_every_page_has_its_own_title(client, greensboro):
             f"/places/{greensboro.pk}/delete/",
             "/alerts/",
             "/account/token/",
+            "/account/email/",
         )
     }
     titles = list(anonymous.values()) + list(pages.values())
