@@ -78,7 +78,19 @@ def test_units_offsets_and_unixtime_are_honoured(client, body):
     unix = copy.deepcopy(body)
     unix["hourly_units"]["time"] = "unixtime"
     unix["hourly"]["time"] = [int(t) for t in times.astype("datetime64[s]").astype(int)]
-    assert post(client, unix).json()["probability"] == expected
+    assert post(client, unix).json() == post(client, body).json()
+    # Unix seconds and times with "Z" are UTC whatever utc_offset_seconds says
+    # (Open-Meteo: "all timestamps are in GMT+0"); they were shifted by it.
+    unix["utc_offset_seconds"] = -5 * 3600
+    assert post(client, unix).json() == post(client, body).json()
+    zulu = copy.deepcopy(body)
+    zulu["utc_offset_seconds"] = 3600
+    zulu["hourly"]["time"] = [f"{t}Z" for t in body["hourly"]["time"]]
+    assert post(client, zulu).json() == post(client, body).json()
+    zulu["hourly"]["time"][0] = body["hourly"]["time"][0]
+    answer = post(client, zulu)
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "mixes times with and without Z"
 
 
 def test_only_the_newest_window_counts(client, hours):

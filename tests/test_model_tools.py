@@ -55,6 +55,29 @@ def test_open_meteo_json_import_honours_units_and_unixtime(tmp_path, hours):
     assert np.array_equal(again["time"], imported["time"])
 
 
+def test_a_nan_utc_offset_is_named(tmp_path, hours):
+    """Python's json reads NaN: it reached int() ("cannot convert float NaN")."""
+    end = int(features.window_ends(hours["time"])[1000])
+    path, _ = write_open_meteo(tmp_path, hours, end, 48)
+    path.write_text(
+        path.read_text().replace('"utc_offset_seconds": 0', '"utc_offset_seconds": NaN')
+    )
+    done = cli(
+        "dataset",
+        "--raw",
+        str(path),
+        "--format",
+        "open-meteo",
+        "--out",
+        str(tmp_path / "o.csv"),
+    )
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"error: {path}: utc_offset_seconds: must be a whole number of seconds "
+        "within ±18 h\n"
+    )
+
+
 def test_open_meteo_error_body_carries_the_reason(tmp_path):
     path = tmp_path / "err.json"
     path.write_text(

@@ -87,7 +87,9 @@ def parse_hourly(
     if not isinstance(units, Mapping):
         raise FeatureError("hourly_units", "must be an object")
     offset = body.get("utc_offset_seconds", 0)
-    if not _is_number(offset) or abs(offset) > 18 * 3600 or offset != int(offset):
+    if not (_is_number(offset) and _finite(offset)) or (
+        abs(offset) > 18 * 3600 or offset != int(offset)
+    ):
         raise FeatureError(
             "utc_offset_seconds", "must be a whole number of seconds within ±18 h"
         )
@@ -97,7 +99,9 @@ def parse_hourly(
         raise FeatureError("hourly.time", "missing or not a non-empty list")
     if len(raw_times) > max_hours:
         raise FeatureError("hourly.time", f"more than {max_hours} hours")
-    times = _times(raw_times, units.get("time")) - np.timedelta64(int(offset), "s")
+    times, local = _times(raw_times, units.get("time"))
+    if local:
+        times = times - np.timedelta64(int(offset), "s")
     outside = np.flatnonzero((times < FIRST_TIME) | (times >= END_TIME))
     if len(outside):
         raise FeatureError(
@@ -185,24 +189,34 @@ def _finite(value: int | float) -> bool:
         return False
 
 
-# Open-Meteo's own shape (local to utc_offset_seconds); "Z" for UTC. An
+# Open-Meteo's own shape (local to utc_offset_seconds), or with "Z" (UTC). An
 # offset such as +05:00 would be applied twice, with utc_offset_seconds.
-_ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?Z?")
+_ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?(Z?)")
 
 
-def _times(raw: list[Any], unit: Any) -> npt.NDArray[np.datetime64]:
+def _times(raw: list[Any], unit: Any) -> tuple[npt.NDArray[np.datetime64], bool]:
+    """The times, and whether they are local to utc_offset_seconds: ISO times
+    without "Z" are; unix seconds are UTC whatever the offset (Open-Meteo's
+    documentation: "all timestamps are in GMT+0")."""
     if unit == "unixtime" or all(_is_number(t) for t in raw):
         if not all(_is_number(t) and _finite(t) for t in raw):
             raise FeatureError("hourly.time", "unixtime values must be numbers")
         seconds = np.asarray(raw, dtype=np.float64)
         if np.any(np.abs(seconds) > 2**40):
             raise FeatureError("hourly.time", "unixtime value out of range")
-        return seconds.astype(np.int64).astype("datetime64[s]")
+        return seconds.astype(np.int64).astype("datetime64[s]"), False
+    matches = [_ISO_TIME.fullmatch(t) if isinstance(t, str) else None for t in raw]
+    if not all(matches):
+        raise FeatureError(
+            "hourly.time", "must be ISO 8601 times like 2026-11-28T01:00"
+        )
+    zones = {m.group(2) for m in matches if m}
+    if len(zones) > 1:
+        raise FeatureError("hourly.time", "mixes times with and without Z")
     try:
-        if not all(isinstance(t, str) and _ISO_TIME.fullmatch(t) for t in raw):
-            raise ValueError
-        return np.array([t.rstrip("Z") for t in raw], dtype="datetime64[s]")
-    except ValueError:
+        times = np.array([t.rstrip("Z") for t in raw], dtype="datetime64[s]")
+    except ValueError:  # e.g. month 13
         raise FeatureError(
             "hourly.time", "must be ISO 8601 times like 2026-11-28T01:00"
         ) from None
+    return times, zones != {"Z"}
