@@ -189,7 +189,9 @@ def test_people_adding_places_at_once_on_sqlite_all_succeed(spawn, tmp_path):
     from urllib.parse import urlencode
 
     port = free_port()
-    env = child_env(PORT=str(port), WEATHERALERT_VAR_DIR=str(tmp_path))
+    env = child_env(
+        PORT=str(port), WEATHERALERT_VAR_DIR=str(tmp_path), MAX_PLACES_PER_ACCOUNT="5"
+    )
     manage(env, "migrate", "--noinput")
     sessions = json.loads(manage(env, "shell", "-c", SESSIONS).splitlines()[-1])
     process = spawn("web", procfile_args("web"), env)
@@ -226,6 +228,11 @@ def test_people_adding_places_at_once_on_sqlite_all_succeed(spawn, tmp_path):
         for round_ in range(3):
             jobs = [(s, f"Place {round_}-{i}") for i, s in enumerate(sessions)]
             assert list(pool.map(add, jobs)) == [302] * len(sessions)
-    count = "from weatherapp.models import Place; print(Place.objects.count())"
-    assert manage(env, "shell", "-c", count).split()[-1] == "24"
+        count = "from weatherapp.models import Place; print(Place.objects.count())"
+        assert manage(env, "shell", "-c", count).split()[-1] == "24"
+        # One person's 8 forms at once, 3 places had, 5 allowed: the count is
+        # checked again under the lock, so exactly 2 more are saved.
+        mine = [(sessions[0], f"Mine {i}") for i in range(8)]
+        assert sorted(pool.map(add, mine)) == [200] * 6 + [302] * 2
+    assert manage(env, "shell", "-c", count).split()[-1] == "26"
     assert "database is locked" not in process.output()

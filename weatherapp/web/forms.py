@@ -98,6 +98,18 @@ def zone_choices(extra: str = "") -> list[tuple[str, object]]:
     return choices
 
 
+def place_limit_error(owner_id: int) -> forms.ValidationError | None:
+    """The error for one place more than MAX_PLACES_PER_ACCOUNT, if it is."""
+    limit = settings.MAX_PLACES_PER_ACCOUNT
+    if Place.objects.filter(owner_id=owner_id).count() < limit:
+        return None
+    return forms.ValidationError(
+        f"An account can have at most {limit} places; delete one before "
+        f"adding another.",
+        code="place_limit",
+    )
+
+
 class PlaceForm(forms.ModelForm):
     timezone = forms.ChoiceField(
         choices=zone_choices,
@@ -174,13 +186,9 @@ class PlaceForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         if self.instance.pk is None:  # a new place: the per-account limit
-            limit = settings.MAX_PLACES_PER_ACCOUNT
-            if Place.objects.filter(owner_id=self.instance.owner_id).count() >= limit:
-                raise forms.ValidationError(
-                    f"An account can have at most {limit} places; delete one "
-                    f"before adding another.",
-                    code="place_limit",
-                )
+            full = place_limit_error(self.instance.owner_id)
+            if full is not None:
+                raise full
         self._clean_threshold(cleaned)
         start, end = cleaned.get("quiet_start"), cleaned.get("quiet_end")
         if start is not None and start == end:

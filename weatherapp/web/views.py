@@ -35,6 +35,7 @@ from .forms import (
     PlaceForm,
     RateLimitedAuthenticationForm,
     SignUpForm,
+    place_limit_error,
 )
 from .paging import whole_number, with_latest
 
@@ -65,9 +66,12 @@ def signup(request: HttpRequest) -> HttpResponse:
         return redirect("dashboard")
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        # Hashing the password takes ~0.3 s: before the transaction, which
+        # on SQLite holds the database's write lock.
+        user = form.save(commit=False)
         try:
             with transaction.atomic():
-                user = form.save()
+                user.save()
                 verification.start(user)
         except IntegrityError:  # the same address signed up at the same moment
             form.add_error("email", "An account already uses this email address.")
@@ -247,18 +251,24 @@ def place_edit(request: HttpRequest, place_id: int | None = None) -> HttpRespons
     # ?name=&latitude=&longitude=&timezone= is a chosen search result.
     initial = place_pages.initial_from(request.GET)
     form = PlaceForm(request.POST or None, instance=place, initial=initial)
-    if request.method == "POST":
+    # Validated before any lock: it resolves a webhook's host, which may take
+    # seconds, and on SQLite a transaction holds the database's write lock.
+    if request.method == "POST" and form.is_valid():
         with transaction.atomic():
-            # Lock the owner while counting places, so two forms sent at once
-            # cannot both pass the per-account limit (PlaceForm.clean).
+            # Lock the owner while counting again, so two forms sent at once
+            # cannot both pass the per-account limit.
             get_user_model().objects.select_for_update().filter(
                 pk=place.owner_id
             ).first()
-            if form.is_valid():
+            full = None if place.pk else place_limit_error(place.owner_id)
+            if full is None:
                 place = form.save()
-                messages.success(request, f"Saved {place.name}.")
-                place_pages.after_save(request, place)
-                return redirect(place)
+            else:
+                form.add_error(None, full)
+        if full is None:
+            messages.success(request, f"Saved {place.name}.")
+            place_pages.after_save(request, place)
+            return redirect(place)
     context = place_pages.form_context(request, form, place)
     return render(request, "weatherapp/place_form.html", context)
 
