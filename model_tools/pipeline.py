@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import platform
 import signal
+import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -581,6 +582,16 @@ def _why_few(hours: dict, sparse: list[np.datetime64]) -> str:
     return why
 
 
+PROBE_SECONDS = 60
+# Loads a model the way step_inspect does; an exception exits 1 (step_inspect
+# then reads the runtime's own message), a crash dies of its signal.
+_LOAD_PROBE = """
+import sys
+from weatherapp.ai.predictor import interpreter_class
+interpreter_class()(model_path=sys.argv[1], num_threads=1).allocate_tensors()
+"""
+
+
 def step_inspect(model_path: Path) -> dict:
     """Tensors, quantization, ops and size of any .tflite file (tflite-runtime)."""
     from weatherapp.ai.predictor import interpreter_class
@@ -591,20 +602,25 @@ def step_inspect(model_path: Path) -> dict:
         return interpreter
 
     # The runtime does not verify the flatbuffer: a truncated file crashes
-    # the process (SIGSEGV, SIGBUS). Any file may be inspected, so a child
-    # tries it first.
-    child = os.fork()
-    if child == 0:
-        try:
-            load()
-        finally:
-            os._exit(0)
-    _, status = os.waitpid(child, 0)
-    if os.WIFSIGNALED(status):
-        signal_name = signal.Signals(os.WTERMSIG(status)).name
+    # the process (SIGSEGV, SIGBUS). Any file may be inspected, so a fresh
+    # interpreter process tries it first.
+    try:
+        probe = subprocess.run(
+            [sys.executable, "-c", _LOAD_PROBE, str(Path(model_path).resolve())],
+            cwd=paths.ROOT,
+            capture_output=True,
+            timeout=PROBE_SECONDS,
+        )
+    except subprocess.TimeoutExpired:
+        raise ModelError(
+            f"cannot load {model_path}: the runtime did not finish reading it "
+            f"within {PROBE_SECONDS} s"
+        ) from None
+    if probe.returncode < 0:
+        crash = signal.Signals(-probe.returncode).name
         raise ModelError(
             f"cannot load {model_path}: not a valid TFLite model (reading it "
-            f"crashed the runtime: {signal_name})"
+            f"crashed the runtime: {crash})"
         )
     try:
         interpreter = load()
