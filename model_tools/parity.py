@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from weatherapp.ai import scores
 from weatherapp.ai.predictor import RainModel
+
+from . import npz
 
 THRESHOLDS = {
     "label_agreement_min": 0.99,
@@ -89,13 +90,7 @@ def failures(result: dict, limits: dict[str, float]) -> list[str]:
 
 
 def load_reference(path: Path) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path) as data:
-            return {k: data[k] for k in ("x", "y", "p_float")}
-    except (zipfile.BadZipFile, EOFError, KeyError, TypeError, ValueError) as exc:
-        # A truncated archive, one without these arrays, a bare .npy (no
-        # context manager: TypeError) or a pickle (ValueError).
-        raise ValueError(f"{path}: not parity data ({exc})") from None
+    return npz.load(path, ("x", "y", "p_float"), "parity data")
 
 
 def model_thresholds(model: RainModel) -> dict[str, float]:

@@ -19,7 +19,7 @@ from weatherapp.ai.predictor import ModelError, RainModel
 from weatherapp.forecast import dataset, features
 from weatherapp.forecast.card import card_path, file_sha256
 
-from . import importers, isd, metrics, parity, paths
+from . import importers, isd, metrics, npz, parity, paths
 from .samples import Samples, make_samples
 from .score import score_in_subprocess
 
@@ -214,13 +214,26 @@ def step_crossval(out: Path, seeds: list[int], progress: bool) -> dict:
     return {"path": str(out), **{k: summary[k] for k in ("pooled", "seeds")}}
 
 
+CROSSVAL_KEYS = (
+    "p",
+    "labels",
+    "station",
+    "onset",
+    "sky_observed",
+    "seed_scores",
+    "end_times",
+    "rained_last_hour",
+)
+
+
 def crossval_summary(path: Path) -> dict:
     """The committed out-of-fold figures: pooled and per station (first seed),
     thresholds chosen on the pooled forecasts, and the spread over seeds."""
-    with np.load(path) as cv:
-        p, labels = cv["p"].astype(np.float64), cv["labels"]
-        station, onset, sky = cv["station"], cv["onset"], cv["sky_observed"]
-        spread = json.loads(str(cv["seed_scores"]))
+    cv = npz.load(path, CROSSVAL_KEYS, "cross-validation forecasts")
+    p, labels = cv["p"].astype(np.float64), cv["labels"]
+    station, onset = cv["station"], cv["onset"]
+    sky = cv["sky_observed"]
+    spread = json.loads(str(cv["seed_scores"]))
     default = features.HORIZON_HOURS
     pooled = horizon_scores(labels, p, features.HORIZONS, default, onset, sky)
     thresholds = {

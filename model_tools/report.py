@@ -16,8 +16,13 @@ from weatherapp.ai import scores
 from weatherapp.ai.predictor import RainModel
 from weatherapp.forecast import dataset, features
 
-from . import isd, parity, paths
-from .pipeline import DEFAULT_LONGITUDE, crossval_summary, horizon_scores
+from . import isd, npz, parity, paths
+from .pipeline import (
+    CROSSVAL_KEYS,
+    DEFAULT_LONGITUDE,
+    crossval_summary,
+    horizon_scores,
+)
 from .pipeline import FEW_WINDOWS as FEW
 from .samples import make_samples
 
@@ -59,12 +64,12 @@ def write_report(
     default = int(card["horizon_hours"])
     j = horizons.index(default)
     summary = crossval_summary(crossval_path)
-    with np.load(crossval_path) as cv:
-        p = cv["p"].astype(np.float64)
-        labels, station = cv["labels"], cv["station"]
-        onset, sky = cv["onset"], cv["sky_observed"]
-        week = cv["end_times"] // (7 * 86400)
-        wet = cv["rained_last_hour"]
+    cv = npz.load(crossval_path, CROSSVAL_KEYS, "cross-validation forecasts")
+    p = cv["p"].astype(np.float64)
+    labels, station = cv["labels"], cv["station"]
+    onset, sky = cv["onset"], cv["sky_observed"]
+    week = cv["end_times"] // (7 * 86400)
+    wet = cv["rained_last_hour"]
     # Bootstrap over station-weeks: overlapping hourly windows are not
     # independent, whole weeks of one station nearly are.
     groups = np.char.add(station.astype(str), week.astype(str))

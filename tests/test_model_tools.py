@@ -281,6 +281,16 @@ def test_parity_refuses_a_file_that_is_not_parity_data(tmp_path):
     assert done.stderr == f"error: {bad}: not parity data (File is not a zip file)\n"
 
 
+def test_report_refuses_a_file_that_is_not_crossval_forecasts(tmp_path):
+    bad = tmp_path / "cut.npz"
+    bad.write_bytes((ROOT / "models" / "rain_crossval.npz").read_bytes()[:500])
+    done = cli("report", "--crossval", str(bad), "--out", str(tmp_path / "r.md"))
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"error: {bad}: not cross-validation forecasts (File is not a zip file)\n"
+    )
+
+
 def test_deeply_nested_open_meteo_json_is_one_line(tmp_path):
     path = tmp_path / "deep.json"
     path.write_text('{"hourly": ' + "[" * 5000 + "]" * 5000 + "}")
