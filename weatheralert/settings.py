@@ -106,11 +106,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # people adding a place at once got "database is locked" (a 500). Taking
     # the lock at BEGIN lets the busy timeout queue writers instead; WAL lets
     # pages read while a cycle writes.
-    DATABASES["default"]["OPTIONS"] = {
-        "transaction_mode": "IMMEDIATE",
-        "timeout": 20,
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-    }
+    # Defaults: what DATABASE_URL's query string gives (?timeout=) stays.
+    for option, value in (
+        ("transaction_mode", "IMMEDIATE"),
+        ("timeout", 20),
+        ("init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"),
+    ):
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault(option, value)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
