@@ -62,8 +62,11 @@ def test_sign_up_emails_a_link_and_alerts_wait_for_it(client, settings):
     # The pages say so too, with the way to a new link (the alerts page only
     # said "refused", and the dashboard nothing).
     notice = re.compile(r'id="email-unverified">[^<]*<a href="/account/email/">')
-    for url in ("/places/new/", "/", "/alerts/"):
+    place_url = Place.objects.get(owner=bob).get_absolute_url()
+    for url in ("/places/new/", "/", "/alerts/", place_url):
         assert notice.search(client.get(url).content.decode()), url
+    page = client.get(place_url).content.decode()
+    assert "email on (waiting for your address's confirmation)" in page
     # The link works without a session.
     page = Client().get(link.removeprefix(settings.SITE_URL))
     assert page.status_code == 200 and 'id="verified"' in page.content.decode()
@@ -72,8 +75,9 @@ def test_sign_up_emails_a_link_and_alerts_wait_for_it(client, settings):
     alert.refresh_from_db()
     assert send_email(alert).outcome == "sent"
     assert mail.outbox[-1].to == ["bob@example.com"]
-    for url in ("/places/new/", "/", "/alerts/"):
+    for url in ("/places/new/", "/", "/alerts/", place_url):
         assert 'id="email-unverified"' not in client.get(url).content.decode()
+    assert "waiting for" not in client.get(place_url).content.decode()
 
 
 def test_a_tampered_or_expired_link_does_nothing(client, monkeypatch):

@@ -237,6 +237,7 @@ def place_detail(request: HttpRequest, place_id: int) -> HttpResponse:
         "chart_hours": CHART_HOURS,
         "has_channel": bool(place.email_enabled or place.webhook_url),
         "refresh": refresh_seconds(),
+        "pending_email": verification.pending(request.user),
     }
     return render(request, "weatherapp/place.html", context)
 
