@@ -356,11 +356,14 @@ def test_send_test_shows_a_failing_status(client, hooked, webhook_receiver):
 @pytest.fixture
 def self_signed_receiver(tmp_path):
     """An HTTPS receiver whose certificate no one trusts."""
+    import shutil
     import ssl
     import subprocess
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a certificate")
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes"]
@@ -396,6 +399,18 @@ def test_an_untrusted_certificate_is_said_in_words_and_not_retried(
     assert "_ssl.c" not in text and "no answer" not in text
     result = post_signed(hooked, {"type": "rain.test"}, "key")
     assert (result.outcome, result.retry) == ("failed", False)
+
+
+def test_https_to_a_plain_http_receiver_is_said_and_not_retried(
+    client, hooked, webhook_receiver
+):
+    from weatherapp.alerting.webhooks import post_signed
+
+    hooked.webhook_url = webhook_receiver.url.replace("http://", "https://", 1)
+    hooked.save()
+    result = post_signed(hooked, {"type": "rain.test"}, "key")
+    assert result.outcome == "failed" and not result.retry
+    assert result.detail.startswith("TLS failed (")
 
 
 def test_a_closed_port_is_said_in_words(client, hooked):

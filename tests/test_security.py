@@ -119,6 +119,7 @@ def test_a_bad_token_name_is_refused_under_its_field(client, alice, name, messag
     assert response.status_code == 400
     page = response.content.decode()
     assert message in page and 'id="new-token"' not in page
+    assert "<title>Error: API tokens" in page and 'aria-invalid="true"' in page
     assert not ApiToken.objects.filter(owner=alice).exists()
     client.post("/account/token/", {"name": "  "})
     assert ApiToken.objects.get(owner=alice).name == "API token"

@@ -142,16 +142,18 @@ def post_signed(place: Place, payload: dict[str, Any], key: str) -> Result:
 
 def _network_problem(exc: Exception) -> tuple[str, bool]:
     """What went wrong in words a receiver's owner can act on, and whether
-    trying again may help. A certificate that is not trusted stays so for the
-    minutes retries take, so it is not retried (retrying it sent four
-    identical failures)."""
+    trying again may help. A certificate that is not trusted, or TLS that
+    cannot be spoken at all, stays so for the minutes retries take, so it is
+    not retried (retrying it sent four identical failures)."""
     if isinstance(exc, ssl.SSLCertVerificationError):
         return (
             f"the receiver's TLS certificate is not trusted ({exc.verify_message})",
             False,
         )
-    if isinstance(exc, ssl.SSLError):
-        return f"TLS failed ({exc.reason or exc})", True
+    if isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError):
+        return "the connection closed during TLS", True
+    if isinstance(exc, ssl.SSLError):  # e.g. an https URL on a plain-http port
+        return f"TLS failed ({exc.reason or exc})", False
     if isinstance(exc, ConnectionRefusedError):
         return "the connection was refused (nothing listens on that port?)", True
     if isinstance(exc, TimeoutError):

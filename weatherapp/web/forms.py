@@ -254,7 +254,10 @@ class ApiTokenForm(forms.Form):
     # A NUL is refused here, not by PostgreSQL (a 500); the name is shown on
     # the tokens page and in the admin, like a place's.
     name = forms.CharField(
-        max_length=100, required=False, validators=[validate_place_name]
+        max_length=100,
+        required=False,
+        initial="API token",
+        validators=[validate_place_name],
     )
 
     def clean_name(self) -> str:
