@@ -155,8 +155,8 @@ class Command(BaseCommand):
             "--interval",
             type=float,
             default=15.0,
-            help="seconds between prediction cycles, and between the pages' "
-            "reloads (default 15)",
+            help="seconds between prediction cycles (default 15); the pages "
+            "reload once a cycle, at most every 15 s",
         )
 
     def handle(self, host, port, speed, interval, **options):
