@@ -231,8 +231,7 @@ def crossval_summary(path: Path) -> dict:
     thresholds chosen on the pooled forecasts, and the spread over seeds."""
     cv = npz.load(path, CROSSVAL_KEYS, "cross-validation forecasts")
     p, labels = cv["p"].astype(np.float64), cv["labels"]
-    station, onset = cv["station"], cv["onset"]
-    sky = cv["sky_observed"]
+    station, onset, sky = cv["station"], cv["onset"], cv["sky_observed"]
     spread = json.loads(str(cv["seed_scores"]))
     default = features.HORIZON_HOURS
     pooled = horizon_scores(labels, p, features.HORIZONS, default, onset, sky)
@@ -609,11 +608,6 @@ def step_inspect(model_path: Path) -> dict:
     """Tensors, quantization, ops and size of any .tflite file (tflite-runtime)."""
     from weatherapp.ai.predictor import interpreter_class
 
-    def load():
-        interpreter = interpreter_class()(model_path=str(model_path), num_threads=1)
-        interpreter.allocate_tensors()
-        return interpreter
-
     # The runtime does not verify the flatbuffer: a truncated file crashes
     # the process (SIGSEGV, SIGBUS). Any file may be inspected, so a fresh
     # interpreter process tries it first.
@@ -636,7 +630,8 @@ def step_inspect(model_path: Path) -> dict:
             f"crashed the runtime: {crash})"
         )
     try:
-        interpreter = load()
+        interpreter = interpreter_class()(model_path=str(model_path), num_threads=1)
+        interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
         raise ModelError(f"cannot load {model_path}: {exc}") from None
 
