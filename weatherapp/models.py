@@ -334,10 +334,11 @@ class Alert(models.Model):
     rain event."""
 
     class Status(models.TextChoices):
-        PENDING = "pending"
-        SENT = "sent"
+        # Labels are lower case like the two below, which need their words.
+        PENDING = "pending", "pending"
+        SENT = "sent", "sent"
         SUPPRESSED = "suppressed", "suppressed (quiet hours)"
-        FAILED = "failed"
+        FAILED = "failed", "failed"
         NO_CHANNEL = "no-channel", "not sent: no channel on"
 
     place = models.ForeignKey(Place, on_delete=models.CASCADE, related_name="alerts")
