@@ -50,7 +50,11 @@ def parser() -> argparse.ArgumentParser:
         "the canonical CSV",
     )
     s.add_argument(
-        "--raw", type=Path, nargs="+", default=[paths.RAW_TMY3], help="input file(s)"
+        "--raw",
+        type=Path,
+        nargs="+",
+        action="extend",
+        help=f"input file(s), one series; repeatable (default: {paths.RAW_TMY3})",
     )
     s.add_argument("--format", choices=FORMATS, help="input format (default: guessed)")
     s.add_argument("--out", type=Path, default=paths.DATASET)
@@ -92,8 +96,10 @@ def parser() -> argparse.ArgumentParser:
         "--data",
         type=Path,
         nargs="+",
+        action="extend",
         required=True,
-        help="observations to score (several ISD-Lite files are one series)",
+        help="observations to score, one series (several ISD-Lite files of a "
+        "station); repeatable",
     )
     s.add_argument("--format", choices=FORMATS, help="input format (default: guessed)")
     s.add_argument(
@@ -129,7 +135,9 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
     # Bars go to stderr: shown on a terminal, also under --json (as in `all`).
     progress = not args.json or sys.stderr.isatty()
     if args.step == "dataset":
-        return pipeline.step_dataset(args.raw, args.out, args.format), []
+        return pipeline.step_dataset(
+            args.raw or [paths.RAW_TMY3], args.out, args.format
+        ), []
     if args.step == "crossval":
         return pipeline.step_crossval(args.out, args.seeds, progress), []
     if args.step == "train":

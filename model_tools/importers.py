@@ -489,6 +489,7 @@ def tidy(hours: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict]:
                 rain[inside] = np.nan
                 suspect.append(str(month))
     report["suspect_months"] = suspect
+    missing["precipitation"] = int(np.isnan(columns["precipitation"]).sum())
     hour = np.timedelta64(3600, "s")
     steps = np.diff(times)
     report["gaps"] = int(np.sum(steps > hour))

@@ -14,17 +14,16 @@ import numpy as np
 
 from weatherapp.ai import scores
 from weatherapp.ai.predictor import RainModel
-from weatherapp.forecast import dataset, features
+from weatherapp.forecast import features
 
 from . import isd, npz, parity, paths
 from .pipeline import (
     CROSSVAL_KEYS,
-    DEFAULT_LONGITUDE,
     crossval_summary,
+    greensboro_samples,
     horizon_scores,
 )
 from .pipeline import FEW_WINDOWS as FEW
-from .samples import make_samples
 
 COLORS = ["#1f5fbf", "#3b8bd9", "#2b8a3e", "#e8a317", "#d9480f", "#862e9c"]
 RESAMPLES = 100
@@ -80,8 +79,7 @@ def write_report(
 
     # The INT8 model on Greensboro's held-out blocks (the shipped model trains
     # on its other blocks), the test set of the single-station model before.
-    gso = make_samples(dataset.read_csv(paths.DATASET), DEFAULT_LONGITUDE)
-    gso = gso.part("test")
+    gso = greensboro_samples().part("test")
     p_gso = model.predict_horizons(gso.x).astype(np.float64)
     gso_scores = horizon_scores(
         gso.labels[:, [features.HORIZONS.index(k) for k in horizons]],

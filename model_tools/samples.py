@@ -6,7 +6,8 @@ policy (features.fill_missing); a window is *eligible* when its label hours
 and its past precipitation are known, and *scored* when, in addition, every
 input could be filled. A station that never reports pressure, cloud cover or
 wind reads a constant for it (features.fill_unobserved); one that never
-reports temperature or dew point cannot be scored.
+reports temperature or dew point cannot be scored. A window that ends before
+a variable's first report is read the same way: nothing after its end is.
 """
 
 from __future__ import annotations
@@ -98,6 +99,29 @@ def concatenate(parts: list[Samples]) -> Samples:
     )
 
 
+def _before_first_report(
+    windows: np.ndarray, hours: dict[str, np.ndarray], ends: np.ndarray
+) -> None:
+    """Windows that end before a variable's first report read it as a series
+    that never reports it does (UNOBSERVED_VALUES; temperature and dew point
+    have none, so those windows are not scored).
+
+    fill_missing gives the hours before a first report that report's value.
+    At runtime the report lies inside the window, since the hours end with
+    it; offline it can lie after the window's end, among the hours being
+    predicted, and must not be read.
+    """
+    pressure = features.pressure_variable(hours)
+    for j, name in enumerate(features.VARIABLES):
+        if name == "precipitation":  # never filled: a gap is not scored
+            continue
+        source = pressure if name == "surface_pressure" else name
+        known = np.isfinite(np.asarray(hours[source], np.float64))
+        if known.any():
+            unreported = ends < int(np.argmax(known))
+            windows[unreported, :, j] = features.UNOBSERVED_VALUES.get(name, np.nan)
+
+
 def make_samples(
     hours: dict[str, np.ndarray],
     longitude: float,
@@ -125,8 +149,8 @@ def make_samples(
     eligible = known & past_known
     ends, labels = ends[eligible], labels[eligible]
     filled, unobserved = features.fill_unobserved(hours)
-    filled = features.fill_missing(filled)
-    windows = features.stack_windows(filled, ends)
+    windows = features.stack_windows(features.fill_missing(filled), ends)
+    _before_first_report(windows, filled, ends)
     scored = np.isfinite(windows).all(axis=(1, 2))
     ends, labels, windows = ends[scored], labels[scored], windows[scored]
     seconds = times.astype(np.int64)

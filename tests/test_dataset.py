@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from model_tools import importers, pipeline
+from model_tools.samples import make_samples
 from support import DATASET, ROOT
 from weatherapp.forecast import dataset
 from weatherapp.forecast.card import file_sha256
@@ -107,6 +108,7 @@ def test_dataset_step_reproduces_the_committed_csv(tmp_path):
     # and snow in 29 hours, the gauge nothing) is now missing, not dry. The
     # committed replay file keeps its zeros: the demo replays every month.
     assert result["found"]["suspect_months"] == ["1996-02"]
+    assert list(pipeline.GREENSBORO_SUSPECT_MONTHS) == ["1996-02"]
     rebuilt = dataset.read_csv(tmp_path / "out.csv")
     committed = dataset.read_csv(DATASET)
     february = rebuilt["time"].astype("datetime64[M]") == np.datetime64("1996-02")
@@ -142,6 +144,7 @@ def test_tidy_marks_a_month_of_reported_weather_without_rain_missing(tmp_path):
     february = tidy["time"] < np.datetime64("1996-03-01T05:00")
     assert np.isnan(tidy["precipitation"][february]).all()
     assert np.isfinite(tidy["precipitation"][~february]).all()
+    assert found["missing"]["precipitation"] == 28 * 24
     assert importers.PRECIPITATION_REPORTED not in tidy
 
 
@@ -191,3 +194,14 @@ def test_read_csv_rejects_missing_columns(tmp_path):
     path.write_text("time,temperature_2m\n2026-01-01T00:00Z,1\n")
     with pytest.raises(DatasetError, match="missing columns"):
         dataset.read_csv(path)
+
+
+def test_the_model_never_reads_the_suspect_month():
+    """Greensboro's committed February 1996 keeps its zeros for the replay;
+    the windows the model trains and is scored on hold none of it."""
+    february = np.datetime64("1996-02")
+    replayed = make_samples(dataset.read_csv(DATASET), pipeline.DEFAULT_LONGITUDE)
+    assert february in replayed.end_times.astype("datetime64[M]")
+    data = pipeline.greensboro_samples()
+    assert february not in data.end_times.astype("datetime64[M]")
+    assert len(data.y) > 6000

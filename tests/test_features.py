@@ -167,6 +167,39 @@ def test_runtime_and_offline_features_agree_on_gappy_hours():
     assert offline.counts["scored"] == offline.counts["eligible"]
 
 
+def test_offline_windows_never_read_hours_after_their_end():
+    """A window that ends before a variable's first report reads what a
+    series without it reads, not the later report; one that holds the first
+    report reads it as the runtime does."""
+    from model_tools.samples import make_samples
+
+    def samples(later: float, gap: str = "cloud_cover"):
+        h = hourly(80)
+        h[gap][:40] = np.nan
+        h[gap][40:] = later
+        return make_samples(h, -80.0, split=False)
+
+    low, high = samples(10.0), samples(90.0)
+    first_report = hourly(80)["time"][40]
+    before = low.end_times < first_report
+    assert before.sum() == 40 - 23
+    np.testing.assert_array_equal(low.x[before], high.x[before])
+    cloud = features.FEATURES.index("cloud_cover")
+    assert (low.x[before, cloud] == features.UNOBSERVED_VALUES["cloud_cover"]).all()
+    assert (low.x[~before, cloud] == 10.0).all()
+    h = hourly(80)
+    h["cloud_cover"][:40] = np.nan
+    h["cloud_cover"][40:] = 10.0
+    window, end = features.latest_window({k: v[:45] for k, v in h.items()})
+    runtime = features.features(window[None], np.array([end]), -80.0)
+    np.testing.assert_array_equal(runtime[0], low.x[low.end_times == end][0])
+    # Temperature has no neutral value: windows before its first report are
+    # not scored, and nothing later is read into them.
+    warm = samples(25.0, "temperature_2m")
+    assert warm.end_times.min() == first_report
+    assert warm.counts["scored"] == warm.counts["eligible"] - (40 - 23)
+
+
 def test_latest_window_still_needs_precipitation():
     h = hourly(24)
     h["precipitation"][23] = np.nan

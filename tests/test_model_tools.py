@@ -156,6 +156,20 @@ def test_evaluate_on_the_canonical_csv():
     assert "AUC" in done.stdout  # the human table comes first
 
 
+def test_evaluate_reads_every_file_given_however_it_is_given():
+    files = [
+        str(ROOT / "data" / "isd-lite" / f"722020-12839-{y}.gz") for y in (2018, 2019)
+    ]
+    together = last_json(cli("evaluate", "--data", *files, "--json"))
+    repeated = last_json(
+        cli("evaluate", "--data", files[0], "--data", files[1], "--json")
+    )
+    alone = last_json(cli("evaluate", "--data", files[1], "--json"))
+    del repeated["seconds"], together["seconds"]
+    assert repeated == together
+    assert together["windows"] > alone["windows"] + 8000
+
+
 def test_evaluate_on_an_open_meteo_file(tmp_path, hours):
     end = int(features.window_ends(hours["time"])[-1])
     path, _ = write_open_meteo(tmp_path, hours, end, 700)

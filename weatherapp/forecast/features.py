@@ -162,7 +162,10 @@ def fill_missing(
     learn absence from (sky cover, as read, is missing in 35 % of ISD hours
     but 83 % of rainy ones, while Open-Meteo never lacks it), it drops no
     window for a missing input, and it looks only backwards, so a gap at a
-    window's end never borrows a value from the hours being predicted.
+    window's end never borrows a value from the hours being predicted. (At
+    runtime the hours end with the window, so a first observation is never
+    after it; offline windows that end before one are model_tools.samples'
+    concern.)
     Complete hours (all Open-Meteo data) pass unchanged.
     """
     filled = dict(hours)
