@@ -210,3 +210,26 @@ def test_the_alert_says_from_when_on_every_channel(owner):
     plain = record_alert(place, at + dt.timedelta(hours=9), 0.6, False, (0.6,))
     assert "likely from" not in email_message(plain).body
     assert webhook_payload(plain)["horizons"] is None
+
+
+@pytest.mark.parametrize(
+    ("zone", "at", "said"),
+    [
+        # Berlin leaves summer time at 01:00 UTC: 02:00 UTC is 03:00 CET.
+        ("Europe/Berlin", dt.datetime(2026, 10, 25, 0, tzinfo=dt.UTC), "03:00 CET"),
+        # New York enters it at 07:00 UTC: 03:00 EDT, not 02:00 EST.
+        ("America/New_York", dt.datetime(2026, 3, 8, 5, tzinfo=dt.UTC), "03:00 EDT"),
+        # A half-hour zone, past local midnight.
+        ("Asia/Kolkata", dt.datetime(2026, 11, 28, 18, tzinfo=dt.UTC), "01:30 IST"),
+    ],
+)
+def test_likely_from_reads_the_place_clock_across_dst_and_odd_zones(
+    owner, zone, at, said
+):
+    from weatherapp.alerting.cycle import record_alert
+
+    place = Place.objects.create(
+        owner=owner, name="There", latitude=1, longitude=1, timezone=zone, threshold=0.5
+    )
+    alert = record_alert(place, at, 0.6, False, (0.2, 0.4, 0.6, 0.7, 0.75, 0.8))
+    assert f"Rain is likely from about {said}." in email_message(alert).body
