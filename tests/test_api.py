@@ -49,7 +49,7 @@ def test_every_horizon_beside_the_probability(client, body, hours):
     assert horizons["3"] == result["probability"]
     window = {k: v[END - 23 : END + 1] for k, v in hours.items()}
     windows, ends = features.stack_windows(window, [23]), window["time"][[23]]
-    (row,) = predictor.predict_horizons_batch(windows, ends, np.array([LONGITUDE]))
+    (row,) = predictor.predict_rain_batch(windows, ends, np.array([LONGITUDE]))
     assert values == pytest.approx([float(p) for p in row], abs=1e-4)
 
 

@@ -214,7 +214,7 @@ def scripted(monkeypatch):
     def predict(windows, end_times, longitudes, model):
         return np.full((len(windows), 6), answers.pop(0), dtype=np.float32)
 
-    monkeypatch.setattr(predictor, "predict_horizons_batch", predict)
+    monkeypatch.setattr(predictor, "predict_rain_batch", predict)
     return answers
 
 

@@ -35,7 +35,6 @@ __all__ = [
     "get_model",
     "interpreter_class",
     "loaded_model",
-    "predict_horizons_batch",
     "predict_rain",
     "predict_rain_batch",
 ]
@@ -191,13 +190,17 @@ def predict_rain(
     longitude: float,
     model: RainModel | None = None,
 ) -> float:
-    """P(rain >= 0.1 mm within the horizon) after the newest hour of ``hours``.
+    """P(rain >= 0.1 mm within the card's horizon_hours, the alert horizon)
+    after the newest hour of ``hours``.
 
     ``hours`` needs at least WINDOW_HOURS consecutive hours (see features.py);
     raises features.FeatureError on bad input, ModelError on a broken model.
     """
     window, end = features.latest_window(hours)
-    return float(predict_rain_batch(window[None], np.array([end]), longitude, model)[0])
+    model = model or get_model()
+    return float(
+        model.predict(features.features(window[None], np.array([end]), longitude))[0]
+    )
 
 
 def predict_rain_batch(
@@ -206,19 +209,8 @@ def predict_rain_batch(
     longitudes: npt.NDArray[Any] | float,
     model: RainModel | None = None,
 ) -> npt.NDArray[np.float32]:
-    """P(rain within horizon_hours) for many windows (see
-    features.stack_windows) in one invoke."""
-    model = model or get_model()
-    return model.predict(features.features(windows, end_times, longitudes))
-
-
-def predict_horizons_batch(
-    windows: npt.ArrayLike,
-    end_times: npt.ArrayLike,
-    longitudes: npt.NDArray[Any] | float,
-    model: RainModel | None = None,
-) -> npt.NDArray[np.float32]:
     """P(rain within k hours) for every k of ``model.horizons``, for many
-    windows in one invoke: (n, len(model.horizons)), non-decreasing in k."""
+    windows (see features.stack_windows) in one invoke: (n, len(horizons)),
+    non-decreasing in k."""
     model = model or get_model()
     return model.predict_horizons(features.features(windows, end_times, longitudes))

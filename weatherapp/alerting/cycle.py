@@ -251,7 +251,7 @@ def fetch_and_predict(
     """New (unsaved) predictions for the cells whose weather could be had."""
     import numpy as np
 
-    from weatherapp.ai.predictor import ModelError, predict_horizons_batch
+    from weatherapp.ai.predictor import ModelError, predict_rain_batch
     from weatherapp.forecast import features
     from weatherapp.forecast.sources import SourceError
     from weatherapp.ops.runtime import rain_model
@@ -293,7 +293,7 @@ def fetch_and_predict(
     longitudes = np.array([cell.longitude for cell, _, _, _ in fetched])
     try:
         model = rain_model(observed=False)
-        probabilities = predict_horizons_batch(
+        probabilities = predict_rain_batch(
             np.stack(windows), end_times, longitudes, model
         )
         version = ModelVersion.named(model.card["version"])

@@ -68,7 +68,7 @@ def predict(request: HttpRequest) -> JsonResponse:
     # numpy and the model are imported on the first prediction only.
     import numpy as np
 
-    from weatherapp.ai.predictor import ModelError, predict_horizons_batch
+    from weatherapp.ai.predictor import ModelError, predict_rain_batch
     from weatherapp.forecast import features
     from weatherapp.forecast.openmeteo import OpenMeteoError, parse_hourly
     from weatherapp.ops.runtime import rain_model
@@ -82,7 +82,7 @@ def predict(request: HttpRequest) -> JsonResponse:
             raise features.FeatureError("longitude", "must be within [-180, 180]")
         model = rain_model()
         window, end = features.latest_window(hours)
-        (row,) = predict_horizons_batch(
+        (row,) = predict_rain_batch(
             window[None], np.array([end]), np.array([float(longitude)]), model
         )
         probability = float(row[model.horizons.index(features.HORIZON_HOURS)])
