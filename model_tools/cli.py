@@ -121,6 +121,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--crossval", type=Path, default=paths.CROSSVAL)
     s.add_argument("--out", type=Path, default=paths.REPORT)
 
+    step(
+        "audit",
+        "how station dependent each feature is (2017-2018 windows; docs/MODEL.md)",
+    )
+
     s = step(
         "all",
         "crossval -> train -> convert -> parity -> report, from the committed data",
@@ -155,6 +160,10 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
         ), []
     if args.step == "inspect":
         return pipeline.step_inspect(args.model), []
+    if args.step == "audit":
+        from .audit import step_audit
+
+        return step_audit(progress), []
     if args.step == "report":
         from .report import write_report
 
@@ -321,6 +330,12 @@ def print_human(step: str, result: dict, broken: list[str]) -> None:
             )
     elif step == "report":
         print(f"wrote {result['report']} and {len(result['images'])} plots")
+    elif step == "audit":
+        print(
+            f"station spread over {result['stations']} stations, most dependent first"
+        )
+        for name, value in sorted(result["spread"].items(), key=lambda kv: -kv[1]):
+            print(f"  {name:<40}{value:>6.2f}")
     print(f"{step}: {'FAILED' if broken else 'ok'} in {result['seconds']} s")
 
 

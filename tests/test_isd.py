@@ -341,3 +341,19 @@ def test_plain_isd_lite_text_is_recognised_without_format(tmp_path):
     gz, _ = importers.load(write_gz(tmp_path / "x-y-2019.gz", lines))
     for name, values in gz.items():
         np.testing.assert_array_equal(plain[name], values)
+
+
+def test_station_spread_tells_place_from_weather():
+    from model_tools.audit import station_spread
+
+    rng = np.random.default_rng(1)
+    station = np.repeat(np.array(["a", "b", "c"]), 500)
+    weather = rng.normal(0, 1, 1500)  # every station alike
+    offset = {"a": -2.0, "b": 0.0, "c": 2.0}
+    place = rng.normal(0, 1, 1500) + np.array([offset[s] for s in station])
+    constant = np.full(1500, 3.0)
+    spread = station_spread(np.c_[weather, place, constant], station)
+    assert spread[0] < 0.1
+    # Means -2, 0, 2 (standard deviation 1.63) over unit spread within.
+    assert spread[1] == pytest.approx(1.63, abs=0.1)
+    assert spread[2] == 0.0
