@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from support import LONGITUDE, open_meteo_body
+from support import LONGITUDE, ROOT, open_meteo_body
 from weatherapp.ai import predictor
 from weatherapp.forecast import features
 
@@ -51,6 +51,24 @@ def test_every_horizon_beside_the_probability(client, body, hours):
     windows, ends = features.stack_windows(window, [23]), window["time"][[23]]
     (row,) = predictor.predict_rain_batch(windows, ends, np.array([LONGITUDE]))
     assert values == pytest.approx([float(p) for p in row], abs=1e-4)
+
+
+def test_the_readme_example_is_this_answer(client, body):
+    """The README's example is the committed model's answer to this request,
+    so it goes stale, and fails here, when the model or the answer changes."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    api = readme[readme.index("## The API") :]
+    example = json.loads(
+        api[
+            api.index("```json") + 7 : api.index("```", api.index("```json") + 7)
+        ].replace("...", "")
+    )
+    result = post(client, body).json()
+    assert set(example) == set(result)
+    assert example["horizons"] == result["horizons"]
+    assert example["probability"] == result["probability"]
+    assert example["threshold"] == result["threshold"]
+    assert example["model"]["version"] == result["model"]["version"]
 
 
 def test_units_offsets_and_unixtime_are_honoured(client, body):
