@@ -242,9 +242,20 @@ def write_report(
     def fig3(s: dict) -> str:
         return f"{s['auc']:.3f} | {s['brier']:.4f} | {s['bss']:.3f}"
 
-    auc_ci = _interval(y, q, scores.auc, groups)
+    def fig4(s: dict, auc_interval: str) -> str:
+        return f"{s['auc']:.3f} | {auc_interval} | {s['brier']:.4f} | {s['bss']:.3f}"
+
+    horizon_auc_ci = [
+        _interval(labels[:, i], p[:, i], scores.auc, groups)
+        for i in range(len(horizons))
+    ]
+    onset_auc_ci = [
+        _interval(labels[onset, i], p[onset, i], scores.auc, groups[onset])
+        for i in range(len(horizons))
+    ]
+    auc_ci = horizon_auc_ci[j]
     bss_ci = _interval(y, q, scores.brier_skill, groups)
-    on_auc_ci = _interval(y[onset], q[onset], scores.auc, groups[onset])
+    on_auc_ci = onset_auc_ci[j]
     on_bss_ci = _interval(y[onset], q[onset], scores.brier_skill, groups[onset])
     thresholds = parity.model_thresholds(model)
     lines = [
@@ -296,13 +307,14 @@ def write_report(
         "",
         "## Per horizon (held-out stations and year)",
         "",
-        "| horizon | rain share | AUC | Brier | BSS | onset AUC | onset Brier | "
-        "onset BSS | threshold |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| horizon | rain share | AUC | 90 % interval | Brier | BSS | onset AUC | "
+        "90 % interval | onset Brier | onset BSS | threshold |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         *(
             f"| {k} h | {labels[:, i].mean():.3f} | "
-            f"{fig3(pooled['horizons'][str(k)])} | "
-            f"{fig3(pooled['onset_horizons'][str(k)])} | {thresholds[str(k)]:.2f} |"
+            f"{fig4(pooled['horizons'][str(k)], horizon_auc_ci[i])} | "
+            f"{fig4(pooled['onset_horizons'][str(k)], onset_auc_ci[i])} | "
+            f"{thresholds[str(k)]:.2f} |"
             for i, k in enumerate(horizons)
         ),
         "",

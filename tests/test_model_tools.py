@@ -329,6 +329,9 @@ def test_report_writes_markdown_and_plots(tmp_path):
         assert heading in text
     # One row per held-out station, one per horizon in the parity table.
     assert sum(bool(re.match(r"\| \d{6} ", line)) for line in text.splitlines()) == 48
+    # The committed report is this one: it cannot drift from the committed
+    # model, card and forecasts (the bootstrap is seeded).
+    assert text == (ROOT / "docs" / "model-report.md").read_text()
     for name in (
         "roc.png",
         "reliability.png",
