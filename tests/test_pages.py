@@ -404,8 +404,8 @@ def test_no_channel_alert_says_so(client, greensboro):
     logged_in(client)
     for url in ("/alerts/", greensboro.get_absolute_url()):
         page = client.get(url).content.decode()
-        assert "not sent: no channel on" in page
-        assert 'status">pending<' not in page and ">none<" not in page
+        assert 'class="status">not sent: no channel on<' in page
+        assert 'class="status">pending<' not in page and ">none<" not in page
     place_page = client.get(greensboro.get_absolute_url()).content.decode()
     assert "no channel on</span> Email and webhook are both off" in place_page
 

@@ -380,15 +380,16 @@ class Alert(models.Model):
 class Delivery(models.Model):
     """One attempt to deliver an alert through one channel, and its outcome."""
 
+    # Lower-case labels, as the alert's statuses and the pages read them.
     class Channel(models.TextChoices):
-        EMAIL = "email"
-        WEBHOOK = "webhook"
+        EMAIL = "email", "email"
+        WEBHOOK = "webhook", "webhook"
 
     class Outcome(models.TextChoices):
-        SENDING = "sending"  # claimed by a worker, no answer yet
-        SENT = "sent"
-        FAILED = "failed"  # may be retried
-        REFUSED = "refused"  # never retried (e.g. a webhook to a private address)
+        SENDING = "sending", "sending"  # claimed by a worker, no answer yet
+        SENT = "sent", "sent"
+        FAILED = "failed", "failed"  # may be retried
+        REFUSED = "refused", "refused"  # never retried (e.g. a private address)
 
     alert = models.ForeignKey(
         Alert, on_delete=models.CASCADE, related_name="deliveries"
