@@ -54,9 +54,16 @@ def parser() -> argparse.ArgumentParser:
         type=Path,
         nargs="+",
         action="extend",
-        help=f"input file(s), one series; repeatable (default: {paths.RAW_TMY3})",
+        default=argparse.SUPPRESS,
+        help="input file(s), one series; repeatable (default: Greensboro's TMY3 "
+        "file, ../shared/data/723170TYA.CSV beside the checkout)",
     )
-    s.add_argument("--format", choices=FORMATS, help="input format (default: guessed)")
+    s.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=argparse.SUPPRESS,
+        help="input format (default: guessed from the file)",
+    )
     s.add_argument("--out", type=Path, default=paths.DATASET)
 
     s = step(
@@ -98,10 +105,16 @@ def parser() -> argparse.ArgumentParser:
         nargs="+",
         action="extend",
         required=True,
+        default=argparse.SUPPRESS,
         help="observations to score, one series (several ISD-Lite files of a "
         "station); repeatable",
     )
-    s.add_argument("--format", choices=FORMATS, help="input format (default: guessed)")
+    s.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=argparse.SUPPRESS,
+        help="input format (default: guessed from the file)",
+    )
     s.add_argument(
         "--longitude", type=float, help="station longitude (if the file has none)"
     )
@@ -123,7 +136,8 @@ def parser() -> argparse.ArgumentParser:
 
     step(
         "audit",
-        "how station dependent each feature is (2017-2018 windows; docs/MODEL.md)",
+        "how station dependent each feature is (the windows before the held-out "
+        "year; docs/MODEL.md)",
     )
 
     s = step(
@@ -139,10 +153,11 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
     """Run one step; return (result, failed gates)."""
     # Bars go to stderr: shown on a terminal, also under --json (as in `all`).
     progress = not args.json or sys.stderr.isatty()
+    # Options without a default are absent from args unless given.
+    fmt = getattr(args, "format", None)
     if args.step == "dataset":
-        return pipeline.step_dataset(
-            args.raw or [paths.RAW_TMY3], args.out, args.format
-        ), []
+        raw = getattr(args, "raw", [paths.RAW_TMY3])
+        return pipeline.step_dataset(raw, args.out, fmt), []
     if args.step == "crossval":
         return pipeline.step_crossval(args.out, args.seeds, progress), []
     if args.step == "train":
@@ -155,9 +170,7 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
     if args.step == "parity":
         return pipeline.step_parity(args.model, args.parity_data)
     if args.step == "evaluate":
-        return pipeline.step_evaluate(
-            args.data, args.format, args.longitude, args.model
-        ), []
+        return pipeline.step_evaluate(args.data, fmt, args.longitude, args.model), []
     if args.step == "inspect":
         return pipeline.step_inspect(args.model), []
     if args.step == "audit":

@@ -67,10 +67,6 @@ def step_dataset(raw: list[Path], out: Path, fmt: str | None = None) -> dict:
     }
 
 
-def load_samples(data_path: Path, longitude: float) -> Samples:
-    return make_samples(dataset.read_csv(data_path), longitude)
-
-
 def fit_baselines(part: Samples) -> dict:
     """Climatology and persistence ("it rained in the last hour") fitted on
     ``part``, at the default horizon."""
@@ -266,9 +262,7 @@ def greensboro_samples() -> Samples:
     months = np.asarray(hours["time"], "datetime64[M]")
     suspect = np.isin(months, np.array(GREENSBORO_SUSPECT_MONTHS, "datetime64[M]"))
     hours["precipitation"] = np.where(suspect, np.nan, hours["precipitation"])
-    data = make_samples(hours, DEFAULT_LONGITUDE)
-    data.station[:] = GREENSBORO
-    return data
+    return make_samples(hours, DEFAULT_LONGITUDE, station=GREENSBORO)
 
 
 def training_samples(progress: bool = False) -> Samples:

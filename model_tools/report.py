@@ -393,7 +393,7 @@ def write_report(
         "![Float vs INT8](img/parity.png)",
         "",
     ]
-    out.write_text("\n".join(lines))
+    out.write_text("\n".join(lines), encoding="utf-8")
     return {
         "report": str(out),
         "images": sorted(str(p) for p in images.glob("*.png")),

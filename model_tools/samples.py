@@ -6,8 +6,9 @@ policy (features.fill_missing); a window is *eligible* when its label hours
 and its past precipitation are known, and *scored* when, in addition, every
 input could be filled. A station that never reports pressure, cloud cover or
 wind reads a constant for it (features.fill_unobserved); one that never
-reports temperature or dew point cannot be scored. A window that ends before
-a variable's first report is read the same way: nothing after its end is.
+reports temperature, dew point or relative humidity cannot be scored. A
+window that ends before a variable's first report is read the same way:
+nothing after its end is.
 """
 
 from __future__ import annotations
@@ -103,8 +104,8 @@ def _before_first_report(
     windows: np.ndarray, hours: dict[str, np.ndarray], ends: np.ndarray
 ) -> None:
     """Windows that end before a variable's first report read it as a series
-    that never reports it does (UNOBSERVED_VALUES; temperature and dew point
-    have none, so those windows are not scored).
+    that never reports it does (UNOBSERVED_VALUES; temperature, dew point
+    and relative humidity have none, so those windows are not scored).
 
     fill_missing gives the hours before a first report that report's value.
     At runtime the report lies inside the window, since the hours end with

@@ -64,11 +64,9 @@ def test_the_readme_example_is_this_answer(client, body):
         ].replace("...", "")
     )
     result = post(client, body).json()
-    assert set(example) == set(result)
-    assert example["horizons"] == result["horizons"]
-    assert example["probability"] == result["probability"]
-    assert example["threshold"] == result["threshold"]
-    assert example["model"]["version"] == result["model"]["version"]
+    assert result["model"]["sha256"].startswith(example["model"]["sha256"])
+    example["model"]["sha256"] = result["model"]["sha256"]  # shortened there
+    assert example == result
 
 
 def test_units_offsets_and_unixtime_are_honoured(client, body):

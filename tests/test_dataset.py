@@ -204,4 +204,5 @@ def test_the_model_never_reads_the_suspect_month():
     assert february in replayed.end_times.astype("datetime64[M]")
     data = pipeline.greensboro_samples()
     assert february not in data.end_times.astype("datetime64[M]")
+    assert set(data.station) == {pipeline.GREENSBORO}
     assert len(data.y) > 6000
