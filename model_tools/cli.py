@@ -1,7 +1,8 @@
 """python -m model_tools STEP: rebuild, check and ship the rain model.
 
 Every step's defaults reproduce the committed model. With --json the last line
-of stdout is one JSON object; bad input is a one-line error and exit code 1.
+of stdout is one JSON object; bad input is a one-line error and exit code 1
+(a mistyped command line: argparse's usage message and exit code 2).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from weatherapp.forecast.features import FeatureError
 
 from . import paths, pipeline
 from .importers import FORMATS
+from .pipeline import FEW_WINDOWS
 from .train import SEED, SEEDS
 
 STEPS = ("crossval", "train", "convert", "parity", "report")
@@ -284,28 +286,7 @@ def print_human(step: str, result: dict, broken: list[str]) -> None:
     if step in ("parity", "all"):
         _print_parity(result.get("parity", result), broken)
     if step == "evaluate":
-        print(f"{'forecast':<14}{'AUC':>8}{'Brier':>9}{'BSS':>8}")
-        print(
-            f"{'int8':<14}{result['auc']:>8.3f}{result['brier']:>9.4f}{result['bss']:>8.3f}"
-        )
-        onset = result["onset"]
-        print(
-            f"{'int8 onset':<14}{onset['auc']:>8.3f}{onset['brier']:>9.4f}"
-            f"{onset['bss']:>8.3f}"
-        )
-        for name, s in result["baselines"].items():
-            print(f"{name:<14}{s['auc']:>8.3f}{s['brier']:>9.4f}{s['bss']:>8.3f}")
-        for k, h in result["horizons"].items():
-            print(f"{k + ' h':<14}{h['auc']:>8.3f}{h['brier']:>9.4f}{h['bss']:>8.3f}")
-        print(
-            f"windows used {result['windows']}, skipped {result['skipped']}, "
-            f"coverage {result['coverage']:.3f}, "
-            f"eligible {result['eligible_share']:.3f}; found {result['found']}"
-        )
-        if result["unobserved"]:
-            print(
-                f"never reported, read as constants: {', '.join(result['unobserved'])}"
-            )
+        _print_evaluation(result)
     elif step == "inspect":
         print(
             f"{result['path']}: {result['bytes']} bytes, ops {', '.join(result['ops'])}"
@@ -345,25 +326,99 @@ def print_human(step: str, result: dict, broken: list[str]) -> None:
         print(f"wrote {result['report']} and {len(result['images'])} plots")
     elif step == "audit":
         print(
-            f"station spread over {result['stations']} stations, most dependent first"
+            "station spread (SD of the station means, in within-station SDs) over "
+            f"{result['stations']} stations with {FEW_WINDOWS:,} windows or more, "
+            "most dependent first"
         )
         for name, value in sorted(result["spread"].items(), key=lambda kv: -kv[1]):
             print(f"  {name:<40}{value:>6.2f}")
     print(f"{step}: {'FAILED' if broken else 'ok'} in {result['seconds']} s")
 
 
+def _print_evaluation(result: dict) -> None:
+    station, model = result["station"], result["model"]
+    where = " ".join(str(station[k]) for k in ("id", "name") if station.get(k))
+    print(
+        f"{where or 'station'} (longitude {result['longitude']:g}), model "
+        f"{model['version']}; alert horizon {result['horizon_hours']} h, "
+        f"threshold {result['threshold']:.2f}"
+    )
+    if result["in_training"]:
+        print(
+            "note: the shipped model trained on these hours, so these figures "
+            "flatter it; held-out figures are in docs/model-report.md"
+        )
+    h = result["horizon_hours"]
+    print(f"{'at ' + str(h) + ' h':<24}{'AUC':>8}{'Brier':>9}{'BSS':>8}")
+    rows = {
+        "INT8 model": result,
+        "INT8, onset (dry hour)": result["onset"],
+        **result["baselines"],
+    }
+    for name, r in rows.items():
+        print(f"{name:<24}{r['auc']:>8.3f}{r['brier']:>9.4f}{r['bss']:>8.3f}")
+    print(f"{'by horizon':<24}{'AUC':>8}{'Brier':>9}{'BSS':>8}")
+    for k, r in result["horizons"].items():
+        print(
+            f"{'  ' + k + ' h':<24}{r['auc']:>8.3f}{r['brier']:>9.4f}{r['bss']:>8.3f}"
+        )
+    at = result["at_threshold"]
+    print(
+        f"at the threshold: precision {at['precision']:.3f}, recall "
+        f"{at['recall']:.3f} ({at['tp']} rain windows caught, {at['fn']} missed, "
+        f"{at['fp']} false alarms)"
+    )
+    print(
+        f"windows: {result['windows']:,} scored, {result['skipped']:,} skipped; "
+        f"coverage {result['coverage']:.3f} (scored of those with a known "
+        f"label), eligible {result['eligible_share']:.3f}"
+    )
+    found = result["found"]
+    missing = ", ".join(f"{k} {v}" for k, v in found["missing"].items() if v)
+    print(
+        f"found: {found['rows']:,} rows, {found['duplicates']} duplicates, "
+        f"{found['out_of_order']} out of order, {found['out_of_range']} out of "
+        f"range, {found['gaps']} gaps; missing hours per variable: "
+        f"{missing or 'none'}"
+    )
+    if found.get("suspect_months"):
+        print(
+            "months with weather reported but no precipitation (read as "
+            f"missing): {', '.join(found['suspect_months'])}"
+        )
+    if result["unobserved"]:
+        print(f"never reported, read as constants: {', '.join(result['unobserved'])}")
+    if result["sparse_months"]:
+        print(
+            "months with temperature or dew point in under half their hours "
+            f"(not scored): {', '.join(result['sparse_months'])}"
+        )
+
+
 def _print_parity(result: dict, broken: list[str]) -> None:
+    from .parity import THRESHOLDS as LIMITS
+
     per = result.get("horizons") or {str(result.get("horizon", "")): result}
-    print(f"{result['windows']} windows")
+    print(f"{result['windows']} windows, INT8 against the float model")
     print(
         f"{'horizon':<9}{'agreement':>10}{'mean |dp|':>11}{'max |dp|':>10}"
-        f"{'AUC float':>11}{'AUC int8':>10}"
+        f"{'AUC float':>11}{'AUC int8':>10}{'|dAUC|':>9}"
     )
     for k, r in per.items():
         print(
             f"{k + ' h':<9}{r['label_agreement']:>10.4f}{r['mean_abs_diff']:>11.4f}"
             f"{r['max_abs_diff']:>10.4f}{r['auc_float']:>11.4f}{r['auc_int8']:>10.4f}"
+            f"{abs(r['auc_float'] - r['auc_int8']):>9.4f}"
         )
+    print(
+        f"{'gate':<9}{'>= ' + str(LIMITS['label_agreement_min']):>10}"
+        f"{'<= ' + str(LIMITS['mean_abs_diff_max']):>11}{'-':>10}{'':>21}"
+        f"{'<= ' + str(LIMITS['auc_diff_max']):>9}"
+    )
+    print(
+        "agreement: both on the same side of the threshold; max |dp| is one "
+        "window's worst case, reported, not gated"
+    )
     if "monotone_int8" in result:
         print(f"INT8 monotone in the horizon: {result['monotone_int8']}")
     for line in broken:

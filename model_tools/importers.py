@@ -406,6 +406,7 @@ def load(
         else:
             raise DatasetError("several files are read only as --format isd-lite")
     fmt = fmt or detect_format(path)
+    _refuse_a_mismatch(Path(path), fmt)
     if fmt == "isd-lite":
         return read_isd_lite(path)
     if fmt == "tmy3":
@@ -415,6 +416,20 @@ def load(
     if fmt == "csv":
         return dataset.read_csv(path), {}
     raise DatasetError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
+
+
+def _refuse_a_mismatch(path: Path, fmt: str) -> None:
+    """An empty file, or a gzip file given another format, named as such
+    (the readers would say "not a TMY3 file" or quote a decoding error)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(2)
+    except OSError:
+        return  # the reader says why
+    if not head:
+        raise DatasetError(f"{path}: the file is empty")
+    if head == b"\x1f\x8b" and fmt != "isd-lite":
+        raise DatasetError(f"{path}: a gzip file, which only --format isd-lite reads")
 
 
 def _merge_duplicates(

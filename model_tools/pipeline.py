@@ -568,7 +568,23 @@ def step_evaluate(
         "station": station,
         "longitude": float(longitude),
         "model": model.info(),
+        "in_training": in_training(data_paths, station, data.end_times),
     }
+
+
+def in_training(data_paths: list[Path], station: dict, end_times: np.ndarray) -> bool:
+    """Whether the shipped model trained on these hours: a committed ISD
+    station in a committed year, or the committed Greensboro file. Its
+    figures there flatter it; the held-out ones are the report's."""
+    if any(file_sha256(p) == file_sha256(paths.DATASET) for p in data_paths):
+        return True
+    row = {row["usaf"]: row for row in isd.stations()}.get(station.get("id"))
+    if row is None:
+        return False
+    # Committed files are named USAF-WBAN-YEAR.gz.
+    trained = {int(f.name.rsplit("-", 1)[1][:4]) for f in row["files"]}
+    years = end_times.astype("datetime64[Y]").astype(int) + 1970
+    return bool(np.isin(years, list(trained)).any())
 
 
 def sparse_months(hours: dict) -> list[np.datetime64]:

@@ -1,5 +1,6 @@
 """model_tools: importers, the runtime-only steps, and the CLI's errors."""
 
+import gzip
 import json
 import re
 import subprocess
@@ -222,6 +223,8 @@ def test_evaluate_refuses_a_longitude_that_is_not_a_number(tmp_path, hours, long
         ("NORAIN", ["--longitude", "0"], "too few windows to score"),
         ("HEADER", [], "pass --longitude"),
         ('{"hourly": {"time": 5}}', ["--format", "open-meteo"], "hourly.time"),
+        ("", [], "the file is empty"),
+        ("GZIP", ["--format", "csv"], "a gzip file, which only --format isd-lite"),
     ],
 )
 def test_evaluate_errors_are_one_line(tmp_path, content, args, message):
@@ -237,6 +240,8 @@ def test_evaluate_errors_are_one_line(tmp_path, content, args, message):
                 row[8] = ""
             content = "\n".join([lines[0], *(",".join(r) for r in rows)]) + "\n"
         path.write_text(content)
+        if content == "GZIP":
+            path.write_bytes(gzip.compress(DATASET.read_bytes()))
     done = cli("evaluate", "--data", str(path), *args)
     assert done.returncode == 1
     assert message in done.stderr
