@@ -576,7 +576,8 @@ def in_training(data_paths: list[Path], station: dict, end_times: np.ndarray) ->
     """Whether the shipped model trained on these hours: a committed ISD
     station in a committed year, or the committed Greensboro file. Its
     figures there flatter it; the held-out ones are the report's."""
-    if any(file_sha256(p) == file_sha256(paths.DATASET) for p in data_paths):
+    committed = file_sha256(paths.DATASET)
+    if any(file_sha256(p) == committed for p in data_paths):
         return True
     row = {row["usaf"]: row for row in isd.stations()}.get(station.get("id"))
     if row is None:

@@ -334,7 +334,7 @@ class Alert(models.Model):
     rain event."""
 
     class Status(models.TextChoices):
-        # Labels are lower case like the two below, which need their words.
+        # Lower-case labels, as the pages show them.
         PENDING = "pending", "pending"
         SENT = "sent", "sent"
         SUPPRESSED = "suppressed", "suppressed (quiet hours)"
