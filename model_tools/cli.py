@@ -22,7 +22,6 @@ from weatherapp.forecast.features import FeatureError
 
 from . import paths, pipeline
 from .importers import FORMATS
-from .pipeline import FEW_WINDOWS
 from .train import SEED, SEEDS
 
 STEPS = ("crossval", "train", "convert", "parity", "report")
@@ -60,12 +59,7 @@ def parser() -> argparse.ArgumentParser:
         help="input file(s), one series; repeatable (default: Greensboro's TMY3 "
         "file, ../shared/data/723170TYA.CSV beside the checkout)",
     )
-    s.add_argument(
-        "--format",
-        choices=FORMATS,
-        default=argparse.SUPPRESS,
-        help="input format (default: guessed from the file)",
-    )
+    format_option(s)
     s.add_argument("--out", type=Path, default=paths.DATASET)
 
     s = step(
@@ -111,12 +105,7 @@ def parser() -> argparse.ArgumentParser:
         help="observations to score, one series (several ISD-Lite files of a "
         "station); repeatable",
     )
-    s.add_argument(
-        "--format",
-        choices=FORMATS,
-        default=argparse.SUPPRESS,
-        help="input format (default: guessed from the file)",
-    )
+    format_option(s)
     s.add_argument(
         "--longitude", type=float, help="station longitude (if the file has none)"
     )
@@ -149,6 +138,15 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=SEED)
     s.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     return top
+
+
+def format_option(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=argparse.SUPPRESS,
+        help="input format (default: guessed from the file)",
+    )
 
 
 def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
@@ -326,9 +324,9 @@ def print_human(step: str, result: dict, broken: list[str]) -> None:
         print(f"wrote {result['report']} and {len(result['images'])} plots")
     elif step == "audit":
         print(
-            "station spread (SD of the station means, in within-station SDs) over "
-            f"{result['stations']} stations with {FEW_WINDOWS:,} windows or more, "
-            "most dependent first"
+            "station spread (SD of the station means, in within-station SDs) "
+            f"over {result['stations']} stations with {pipeline.FEW_WINDOWS:,} "
+            "windows or more, most dependent first"
         )
         for name, value in sorted(result["spread"].items(), key=lambda kv: -kv[1]):
             print(f"  {name:<40}{value:>6.2f}")
