@@ -198,6 +198,20 @@ def station_lines(year: str = "2019") -> tuple[list[str], float]:
     return gzip.decompress(path.read_bytes()).decode().splitlines(), row["longitude"]
 
 
+def test_evaluate_says_whether_the_shipped_model_trained_on_the_hours(tmp_path, capsys):
+    lines, lon = station_lines()
+    row = isd.stations()[8]
+    committed = next(p for p in row["files"] if p.name.endswith("-2019.gz"))
+    code, _, result = evaluate(
+        capsys, "--data", str(committed), "--longitude", str(lon)
+    )
+    assert code == 0 and result["in_training"]
+    # The same station in a year no fit has read.
+    later = write_gz(tmp_path / "722590-03927-2021.gz", [f"2021{x[4:]}" for x in lines])
+    code, _, result = evaluate(capsys, "--data", str(later), "--longitude", str(lon))
+    assert code == 0 and not result["in_training"]
+
+
 def with_field(lines: list[str], at: int, field: int, value: str) -> list[str]:
     parts = lines[at].split()
     parts[field] = value

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from model_tools import importers
+from model_tools import importers, paths
 from support import DATASET, LONGITUDE, ROOT, open_meteo_body
 from weatherapp.forecast import dataset, features
 from weatherapp.forecast.dataset import DatasetError
@@ -155,6 +155,15 @@ def test_evaluate_on_the_canonical_csv():
     assert result["bss"] > result["baselines"]["persistence"]["bss"] > 0
     assert "tensorflow" not in done.stderr.lower()
     assert "AUC" in done.stdout  # the human table comes first
+    assert result["in_training"] and "the shipped model trained on" in done.stdout
+
+
+def test_evaluate_knows_the_model_trained_on_greensboros_typical_year():
+    """The raw TMY3 file, not only the committed CSV made from it."""
+    done = cli("evaluate", "--data", str(paths.RAW_TMY3), "--json")
+    assert done.returncode == 0, done.stderr
+    assert last_json(done)["in_training"]
+    assert "the shipped model trained on these hours" in done.stdout
 
 
 def test_evaluate_reads_every_file_given_however_it_is_given():
