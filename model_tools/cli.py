@@ -395,6 +395,7 @@ def _print_evaluation(result: dict) -> None:
 
 def _print_parity(result: dict, broken: list[str]) -> None:
     from .parity import THRESHOLDS as LIMITS
+    from .parity import clipped_sentence
 
     per = result.get("horizons") or {str(result.get("horizon", "")): result}
     print(f"{result['windows']} windows, INT8 against the float model")
@@ -419,5 +420,7 @@ def _print_parity(result: dict, broken: list[str]) -> None:
     )
     if "monotone_int8" in result:
         print(f"INT8 monotone in the horizon: {result['monotone_int8']}")
+    if result.get("clipped"):
+        print(clipped_sentence(result["clipped"]))
     for line in broken:
         print(f"FAILED: {line}")

@@ -392,6 +392,10 @@ def write_report(
             for k, a in agreement["horizons"].items()
         ),
         "",
+        parity.clipped_sentence(
+            parity.clipping(reference["x"], model, reference["p_float"], p_int8)
+        ),
+        "",
         "![Float vs INT8](img/parity.png)",
         "",
     ]

@@ -10,6 +10,7 @@ import pytest
 
 from model_tools import parity
 from support import ROOT
+from weatherapp.forecast import features
 
 MODELS = ROOT / "models"
 
@@ -29,6 +30,28 @@ def test_committed_int8_model_agrees_with_the_float_model():
         assert r["mean_abs_diff"] <= 0.01, k
         assert r["auc_diff"] <= 0.005, k
     assert result["monotone_int8"] is True
+
+
+def test_parity_names_the_windows_whose_inputs_the_int8_input_clips(tmp_path):
+    """The worst |dp| lives where a standardized input lies beyond the int8
+    input's range; one more such window is counted."""
+    model = MODELS / "rain_int8.tflite"
+    with np.load(MODELS / "rain_int8.parity.npz") as data:
+        reference = {k: data[k] for k in data.files}
+    before, _ = parity.check(model, MODELS / "rain_int8.parity.npz")
+    clipped = before["clipped"]
+    low, high = clipped["range"]
+    assert low < -3 and high > 3 and 0 < clipped["windows"] < 0.01 * len(reference["y"])
+    assert clipped["mean_abs_diff"] > clipped["mean_abs_diff_rest"]
+    column = features.FEATURES.index("pressure_tendency_3h")
+    quiet = int(np.argmin(np.abs(reference["x"][:, column])))
+    reference["x"][quiet, column] = 1000.0  # hPa in 3 h: far beyond any range
+    changed = tmp_path / "changed.npz"
+    np.savez(changed, **reference)
+    after, _ = parity.check(model, changed)
+    assert after["clipped"]["windows"] == clipped["windows"] + 1
+    sentence = parity.clipped_sentence(after["clipped"])
+    assert sentence.startswith(f"{clipped['windows'] + 1:,} windows (")
 
 
 def test_the_gate_covers_every_horizon(tmp_path):

@@ -153,6 +153,17 @@ class RainModel:
         )
         return probabilities
 
+    def input_range(self) -> tuple[float, float]:
+        """The standardized values the int8 input holds; beyond them an
+        input is clipped to the nearest end before the network sees it."""
+        with self._lock:
+            if self._interpreter is None:
+                self._load()
+        return (
+            float((-128 - self._in_zero) * self._in_scale),
+            float((127 - self._in_zero) * self._in_scale),
+        )
+
     def info(self) -> dict[str, str]:
         return {"version": self.card["version"], "sha256": self.card["model_sha256"]}
 
