@@ -40,7 +40,7 @@ def parser() -> argparse.ArgumentParser:
             name,
             help=help,
             description=help,
-            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+            formatter_class=_DefaultsHelp,
         )
         sub.add_argument("--json", action="store_true", help="print a JSON result last")
         return sub
@@ -107,9 +107,18 @@ def parser() -> argparse.ArgumentParser:
     )
     format_option(s)
     s.add_argument(
-        "--longitude", type=float, help="station longitude (if the file has none)"
+        "--longitude",
+        type=float,
+        help="the station's longitude, degrees east (west negative, -180 to 180); "
+        "default: the TMY3 file's, or the row of a stations.csv beside ISD-Lite "
+        "files; given, it wins (with a warning if they differ)",
     )
-    s.add_argument("--model", type=Path, default=paths.INT8_MODEL)
+    s.add_argument(
+        "--model",
+        type=Path,
+        default=paths.INT8_MODEL,
+        help="the INT8 model, its card beside it (default: models/rain_int8.tflite)",
+    )
 
     s = step(
         "inspect",
@@ -140,12 +149,22 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+class _DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
+    """Defaults in the help, except None (nothing to say) and paths (the help
+    names them relative to the checkout, not as this machine's path)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or isinstance(action.default, Path):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def format_option(sub: argparse.ArgumentParser) -> None:
     sub.add_argument(
         "--format",
         choices=FORMATS,
         default=argparse.SUPPRESS,
-        help="input format (default: guessed from the file)",
+        help="input format (default: guessed from the file's name and first line)",
     )
 
 
@@ -341,11 +360,15 @@ def _print_evaluation(result: dict) -> None:
         f"{model['version']}; alert horizon {result['horizon_hours']} h, "
         f"threshold {result['threshold']:.2f}"
     )
+    first, last = (t.replace("T", " ")[:16] for t in result["period"])
+    print(f"windows ending {first} to {last} UTC")
     if result["in_training"]:
         print(
             "note: the shipped model trained on these hours, so these figures "
             "flatter it; held-out figures are in docs/model-report.md"
         )
+    for warning in result["warnings"]:
+        print(f"warning: {warning}")
     h = result["horizon_hours"]
     print(f"{'at ' + str(h) + ' h':<24}{'AUC':>8}{'Brier':>9}{'BSS':>8}")
     rows = {
@@ -369,12 +392,12 @@ def _print_evaluation(result: dict) -> None:
     print(
         f"windows: {result['windows']:,} scored, {result['skipped']:,} skipped; "
         f"coverage {result['coverage']:.3f} (scored of those with a known "
-        f"label), eligible {result['eligible_share']:.3f}"
+        f"label and past precipitation, {result['eligible_share']:.3f} of all)"
     )
     found = result["found"]
-    missing = ", ".join(f"{k} {v}" for k, v in found["missing"].items() if v)
+    missing = ", ".join(f"{k} {v:,}" for k, v in found["missing"].items() if v)
     print(
-        f"found: {found['rows']:,} rows, {found['duplicates']} duplicates, "
+        f"found: {found['rows']:,} rows, {found['duplicates']:,} duplicates, "
         f"{found['out_of_order']} out of order, {found['out_of_range']} out of "
         f"range, {found['gaps']} gaps; missing hours per variable: "
         f"{missing or 'none'}"

@@ -47,6 +47,10 @@ PRECIPITATION_REPORTED = "precipitation_reported"
 SUSPECT_WEATHER_HOURS = 6
 
 
+# NOAA names ISD-Lite files USAF-WBAN-YEAR(.gz); other names say no station.
+NOAA_NAME = re.compile(r"([0-9A-Z]{6}-[0-9]{5})-[0-9]{4}\b")
+
+
 def read_tmy3(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
     """Load an NREL TMY3 CSV as *hours* in UTC, plus the station metadata.
 
@@ -251,7 +255,7 @@ def read_isd_lite(
     series is one station.
     """
     files = [Path(p) for p in ([paths] if isinstance(paths, str | Path) else paths)]
-    named = {"-".join(p.name.split("-")[:2]) for p in files if p.name.count("-") >= 2}
+    named = {m[1] for p in files if (m := NOAA_NAME.match(p.name))}
     if len(named) > 1:
         raise DatasetError(
             f"files of different stations ({', '.join(sorted(named))}): "

@@ -43,6 +43,15 @@ FEW_OF_EACH = 20
 # value: evaluate does not score windows ending in a month that reports them
 # in fewer of its hours.
 CORE_REPORTED = 0.5
+# Below this share of windows with a known label and past precipitation, the
+# scored ones are those whose gauge reported: at Ellsworth AFB mostly rainy
+# hours (58 windows of 6,130, rain share 0.40 against 0.13). evaluate warns.
+ELIGIBLE_SHARE_MIN = 0.5
+# The day's warmest hour in local solar time (first harmonic of temperature)
+# at the 48 stations and Greensboro: 13.8-15.9 h. A longitude with the wrong
+# sign puts it at 0-8 h there, and the model's solar-hour inputs with it.
+WARMEST_SOLAR_HOURS = (12.0, 18.0)
+DIURNAL_MIN_C = 0.5  # a weaker daily cycle (polar winter) says nothing
 PARITY_ISD_WINDOWS = 20000
 
 
@@ -495,8 +504,10 @@ def step_evaluate(
     """
     hours, station = importers.load(list(data_paths), fmt)
     hours, found = importers.tidy(hours)
+    warnings: list[str] = []
+    listed = station.get("longitude")
     if longitude is None:
-        longitude = station.get("longitude")
+        longitude = listed
         if longitude is None:
             why = station.get("listing_error", "the file has no station longitude")
             raise dataset.DatasetError(f"{data_paths[0]}: {why}; pass --longitude")
@@ -512,6 +523,11 @@ def step_evaluate(
         raise dataset.DatasetError(
             f"longitude {longitude:g} is not a number of degrees in [-180, 180]"
         )
+    if listed is not None and abs(longitude - listed) > 1.0:
+        warnings.append(
+            f"--longitude {longitude:g} overrides the station's listed {listed:g}"
+        )
+    warnings += clock_warnings(hours, longitude)
     data = make_samples(hours, longitude, split=False)
     sparse = sparse_months(hours)
     if sparse:
@@ -541,6 +557,17 @@ def step_evaluate(
     }
     scores = score_all(data.y, forecasts, model.threshold)
     counts = data.counts
+    eligible_share = counts["eligible"] / counts["candidates"]
+    if eligible_share < ELIGIBLE_SHARE_MIN:
+        warnings.append(
+            f"only {eligible_share:.1%} of the windows have a known label and "
+            "past precipitation (the 1-hour precipitation is mostly missing); "
+            f"those scored may not be typical (rain share {data.y.mean():.2f})"
+        )
+    if len(data.y) < FEW_WINDOWS:
+        warnings.append(
+            f"{len(data.y):,} windows scored: figures from so few are uncertain"
+        )
     return {
         **result,
         "coverage": counts["scored"] / counts["eligible"]
@@ -548,7 +575,10 @@ def step_evaluate(
         else 0.0,
         # The share of windows whose label and past precipitation the data
         # knows: low for a station whose gauge is mostly missing.
-        "eligible_share": counts["eligible"] / counts["candidates"],
+        "eligible_share": eligible_share,
+        # The first and last scored window's last hour, UTC.
+        "period": [str(data.end_times.min()), str(data.end_times.max())],
+        "warnings": warnings,
         "sparse_months": [str(m) for m in sparse],
         "skipped": int(counts["candidates"] - len(data.y)),
         "candidates": counts["candidates"],
@@ -572,13 +602,45 @@ def step_evaluate(
     }
 
 
+def warmest_solar_hour(hours: dict, longitude: float) -> tuple[float, float]:
+    """The local solar hour of the day's warmest hour (first harmonic of the
+    temperature over the hours of the day) and its amplitude (°C)."""
+    temperature = np.asarray(hours["temperature_2m"], np.float64)
+    seconds = np.asarray(hours["time"], "datetime64[s]").astype(np.int64)
+    known = np.isfinite(temperature)
+    solar = (seconds[known] / 3600.0 + longitude / 15.0) % 24 * (2 * np.pi / 24)
+    cos = np.mean(temperature[known] * np.cos(solar))
+    sin = np.mean(temperature[known] * np.sin(solar))
+    return float(np.degrees(np.arctan2(sin, cos)) / 15.0 % 24), float(
+        2 * np.hypot(cos, sin)
+    )
+
+
+def clock_warnings(hours: dict, longitude: float) -> list[str]:
+    """A warning when, read with ``longitude``, the day's warmest hour is not
+    in the afternoon: the longitude (or the file's clock) is wrong."""
+    if np.sum(np.isfinite(np.asarray(hours["temperature_2m"], np.float64))) < 7 * 24:
+        return []
+    hour, amplitude = warmest_solar_hour(hours, longitude)
+    low, high = WARMEST_SOLAR_HOURS
+    if amplitude < DIURNAL_MIN_C or low <= hour <= high:
+        return []
+    return [
+        f"with longitude {longitude:g} the day's warmest hour falls at "
+        f"{hour:.1f} h local solar time, not between {low:g} and {high:g} h "
+        "(13.8-15.9 h at the training stations): is the longitude right "
+        "(degrees east, west negative) and are the file's hours UTC?"
+    ]
+
+
 def in_training(data_paths: list[Path], station: dict, end_times: np.ndarray) -> bool:
     """Whether the shipped model trained on these hours: a committed ISD
     station in a committed year, or Greensboro's typical year. Its
     figures there flatter it; the held-out ones are the report's."""
-    committed = file_sha256(paths.DATASET)
-    if any(file_sha256(p) == committed for p in data_paths):
-        return True
+    given = {file_sha256(p) for p in data_paths}
+    sums = (paths.ISD / "SHA256SUMS").read_text(encoding="utf-8").split()
+    if given & {file_sha256(paths.DATASET), *sums[::2]}:
+        return True  # a committed file, whatever its name
     if station.get("id") == GREENSBORO:
         # The TMY3 file itself, or any file holding its hours (a typical
         # year's months are real months): real hours of other years are new.
@@ -622,7 +684,8 @@ def _why_few(hours: dict, sparse: list[np.datetime64]) -> str:
     missing = int(np.sum(~np.isfinite(rain)))
     if missing > n / 20:
         why += (
-            f"; precipitation is missing or out of range in {missing:,} of {n:,} hours"
+            f"; hourly precipitation is missing or out of range in {missing:,} of "
+            f"{n:,} hours"
         )
     return why
 

@@ -212,6 +212,62 @@ def test_evaluate_says_whether_the_shipped_model_trained_on_the_hours(tmp_path, 
     assert code == 0 and not result["in_training"]
 
 
+def test_evaluate_warns_when_few_windows_with_a_known_gauge_are_scored(capsys):
+    """Ellsworth AFB reports 1-hour precipitation mostly when it rains: the
+    58 windows scored are 40 % rainy, and their figures are no station's."""
+    row = next(r for r in isd.stations() if r["usaf"] == "726625")
+    path = next(p for p in row["files"] if p.name.endswith("-2019.gz"))
+    code, _, result = evaluate(capsys, "--data", str(path))
+    assert code == 0 and result["eligible_share"] < 0.05
+    assert any("only 0.9% of the windows" in w for w in result["warnings"])
+    assert any("58 windows scored" in w for w in result["warnings"])
+    main(["evaluate", "--data", str(path)])
+    assert "warning: only 0.9% of the windows" in capsys.readouterr().out
+
+
+def test_evaluate_warns_of_a_longitude_that_puts_the_warmest_hour_at_night(
+    tmp_path, capsys
+):
+    lines, lon = station_lines()
+    path = write_gz(tmp_path / "dfw.gz", lines)  # no listing: no listed longitude
+    code, _, right = evaluate(capsys, "--data", str(path), "--longitude", str(lon))
+    assert code == 0 and right["warnings"] == []
+    assert right["period"] == ["2019-01-02T00:00:00", "2019-12-31T17:00:00"]
+    code, _, wrong = evaluate(capsys, "--data", str(path), "--longitude", str(-lon))
+    assert code == 0 and len(wrong["warnings"]) == 1
+    assert "warmest hour falls at 4.2 h" in wrong["warnings"][0]
+    assert wrong["auc"] < right["auc"]  # the solar-hour inputs are off
+    # Beside the station listing, a longitude that differs is named too.
+    committed = next(p for p in isd.stations()[8]["files"] if "-2019" in p.name)
+    code, _, result = evaluate(capsys, "--data", str(committed), "--longitude", "0")
+    assert (
+        "--longitude 0 overrides the station's listed -97.02" in result["warnings"][0]
+    )
+
+
+def test_a_committed_file_under_another_name_is_known_as_trained_on(tmp_path, capsys):
+    lines, lon = station_lines()
+    committed = next(p for p in isd.stations()[8]["files"] if "-2019" in p.name)
+    renamed = tmp_path / "dallas.gz"
+    renamed.write_bytes(committed.read_bytes())
+    code, _, result = evaluate(capsys, "--data", str(renamed), "--longitude", str(lon))
+    assert code == 0 and result["in_training"]
+
+
+def test_files_not_named_by_noaa_are_one_station(tmp_path, capsys):
+    lines, lon = station_lines()
+    later = [f"2020{x[4:]}" for x in lines]
+    names = [tmp_path / "KDFW-2019-isdlite.gz", tmp_path / "KDFW-2020-isdlite.gz"]
+    write_gz(names[0], lines)
+    write_gz(names[1], later)
+    code, err, result = evaluate(
+        capsys, "--data", *map(str, names), "--longitude", str(lon)
+    )
+    assert code == 0, err
+    assert result["period"][0].startswith("2019-01-02")
+    assert result["period"][1].startswith("2020-12-")
+
+
 def with_field(lines: list[str], at: int, field: int, value: str) -> list[str]:
     parts = lines[at].split()
     parts[field] = value

@@ -158,6 +158,28 @@ def test_evaluate_on_the_canonical_csv():
     assert result["in_training"] and "the shipped model trained on" in done.stdout
 
 
+def test_evaluate_help_gives_units_and_no_path_of_this_machine():
+    done = cli("evaluate", "--help")
+    assert done.returncode == 0
+    text = " ".join(done.stdout.split())  # argparse wraps to the terminal
+    assert "degrees east (west negative" in text
+    assert "(default: None)" not in text and str(ROOT) not in text
+    assert "(default: models/rain_int8.tflite)" in text
+
+
+def test_a_reader_that_stops_reading_gets_no_traceback():
+    """`evaluate ... | head -1`: the pipe closes before the output is flushed."""
+    args = [sys.executable, "-m", "model_tools", "evaluate", "--data", str(DATASET)]
+    args += ["--longitude", str(LONGITUDE)]
+    with subprocess.Popen(
+        args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as run:
+        run.stdout.close()
+        err = run.stderr.read().decode()
+        assert run.wait(timeout=300) == 1
+    assert "Traceback" not in err and "BrokenPipeError" not in err
+
+
 def test_evaluate_knows_the_model_trained_on_greensboros_typical_year():
     """The raw TMY3 file, not only the committed CSV made from it."""
     done = cli("evaluate", "--data", str(paths.RAW_TMY3), "--json")
