@@ -7,26 +7,38 @@ docs/PERFORMANCE.md. gunicorn binds 0.0.0.0:$PORT by itself when PORT is set.
 import glob
 import os
 import shutil
+import sys
 import tempfile
 import time
 
+
+def number(name: str, default: str, kind: type = int) -> float:
+    """A config var as a number; one that is not stops gunicorn with its name
+    instead of a traceback about the config file."""
+    raw = os.environ.get(name, default)
+    try:
+        return kind(raw)
+    except ValueError:
+        sys.exit(f"error: {name}={raw!r} is not a {'whole ' * (kind is int)}number")
+
+
 # One worker process per dyno by default: each holds Django (~45 MB) and, after
 # its first prediction, its own interpreter; WEB_CONCURRENCY scales it.
-workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
+workers = number("WEB_CONCURRENCY", "1")
 # Eight threads: a prediction takes ~0.1 ms of CPU, requests mostly wait on the
 # database; the interpreter's lock keeps invoke() safe across them. Two were
 # enough for the load, but gthread gives a connection a thread from its first
 # byte to the end of its body, so two slow clients blocked the dyno
 # (bench/slow_clients.py). Threads cost no measurable memory (web PSS 65-75 MB
 # with 2, 16 or 32); each may keep one database connection (CONN_MAX_AGE).
-threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+threads = number("GUNICORN_THREADS", "8")
 # gunicorn 27 has no setting that bounds reading a request: a thread blocks in
 # recv() for as long as a client trickles its headers or body (``timeout`` is
 # the worker's heartbeat, which gthread's main loop keeps beating meanwhile).
 # So the worker class is gthread's with a read deadline (see below).
-REQUEST_READ_TIMEOUT = float(os.environ.get("GUNICORN_REQUEST_READ_TIMEOUT", "10"))
+REQUEST_READ_TIMEOUT = number("GUNICORN_REQUEST_READ_TIMEOUT", "10", float)
 # gthread holds a thread up to 5 s for a connection's first byte; 1 s here.
-FIRST_BYTE_WAIT = float(os.environ.get("GUNICORN_FIRST_BYTE_WAIT", "1"))
+FIRST_BYTE_WAIT = number("GUNICORN_FIRST_BYTE_WAIT", "1", float)
 # The seed deployment's timeout; Heroku's router gives up at 30 s anyway.
 timeout = 120
 graceful_timeout = 25  # Heroku sends SIGKILL 30 s after SIGTERM
@@ -82,9 +94,9 @@ def when_ready(server):
 
     start_reporter(
         "web.1",
-        float(os.environ.get("RUNTIME_METRICS_INTERVAL", "20")),
-        float(os.environ.get("DYNO_MEMORY_QUOTA_MB", "512")),
-        float(os.environ.get("MEMORY_WARN_SHARE", "0.85")),
+        number("RUNTIME_METRICS_INTERVAL", "20", float),
+        number("DYNO_MEMORY_QUOTA_MB", "512", float),
+        number("MEMORY_WARN_SHARE", "0.85", float),
     )
 
 

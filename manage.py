@@ -7,9 +7,15 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "weatheralert.settings")
+    from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(sys.argv)
+    try:
+        execute_from_command_line(sys.argv)
+    except ImproperlyConfigured as exc:
+        # A config var the settings refuse (release phase included): its
+        # name and value in one line, not a traceback through Django.
+        sys.exit(f"error: {exc}")
 
 
 if __name__ == "__main__":

@@ -28,6 +28,27 @@ def env_bool(name: str, default: bool = False) -> bool:
     )
 
 
+def env_float(name: str, default: float | str) -> float:
+    """A number from the environment; a value that is not one stops the app
+    with the variable's name (release phase included), not a bare ValueError."""
+    raw = os.environ.get(name, str(default))
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a number") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a finite number")
+    return value
+
+
+def env_int(name: str, default: int | str) -> int:
+    raw = os.environ.get(name, str(default))
+    try:
+        return int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a whole number") from None
+
+
 def env_list(name: str, default: str = "") -> list[str]:
     return [
         item.strip()
@@ -96,7 +117,7 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{VAR_DIR / 'weatheralert.sqlite3'}",
-        conn_max_age=int(os.environ.get("CONN_MAX_AGE", "600")),
+        conn_max_age=env_int("CONN_MAX_AGE", "600"),
         conn_health_checks=True,
     )
 }
@@ -144,16 +165,14 @@ STORAGES = {
 }
 
 # Requests bigger than this are refused before a view reads them.
-DATA_UPLOAD_MAX_MEMORY_SIZE = int(
-    os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", 256 * 1024)
-)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 256 * 1024)
 
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
-    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", "31536000")
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
@@ -167,12 +186,12 @@ EMAIL_BACKEND = os.environ.get(
 )
 EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
-EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "587"))
+EMAIL_PORT = env_int("EMAIL_PORT", "587")
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
 # Each SMTP wait is bounded by this; the whole conversation by DELIVERY_DEADLINE.
-EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT", "10"))
+EMAIL_TIMEOUT = env_float("EMAIL_TIMEOUT", "10")
 DEFAULT_FROM_EMAIL = os.environ.get(
     "DEFAULT_FROM_EMAIL", "weatheralert <alerts@localhost>"
 )
@@ -181,9 +200,9 @@ DEFAULT_FROM_EMAIL = os.environ.get(
 # every dyno), else this process's memory. A hung Redis (accepting connections
 # but never answering) costs a request at most these waits; after one failure
 # the rate limits leave the cache alone for CACHE_BREAKER_SECONDS (fail open).
-CACHE_CONNECT_TIMEOUT = float(os.environ.get("CACHE_CONNECT_TIMEOUT", "0.25"))
-CACHE_TIMEOUT = float(os.environ.get("CACHE_TIMEOUT", "0.25"))
-CACHE_BREAKER_SECONDS = float(os.environ.get("CACHE_BREAKER_SECONDS", "30"))
+CACHE_CONNECT_TIMEOUT = env_float("CACHE_CONNECT_TIMEOUT", "0.25")
+CACHE_TIMEOUT = env_float("CACHE_TIMEOUT", "0.25")
+CACHE_BREAKER_SECONDS = env_float("CACHE_BREAKER_SECONDS", "30")
 CACHES: dict[str, dict[str, Any]] = {
     "default": (
         {
@@ -203,7 +222,7 @@ if os.environ.get("REDIS_URL", "").startswith("rediss://"):
     CACHES["default"]["OPTIONS"]["ssl_cert_reqs"] = None
 # Places one account may have (the place form refuses more): each is work in
 # every cycle and rows on every dashboard.
-MAX_PLACES_PER_ACCOUNT = int(os.environ.get("MAX_PLACES_PER_ACCOUNT", "25"))
+MAX_PLACES_PER_ACCOUNT = env_int("MAX_PLACES_PER_ACCOUNT", "25")
 # "N/S": N per S seconds. Predictions per client address. Failed log-ins (the
 # site's and the admin's, counted together) per address and username, per
 # address whatever the username, and per username from every address except
@@ -229,7 +248,7 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"
 # A task not acknowledged within this time (its worker was killed) is
 # delivered again. It must exceed the longest countdown (webhook backoff).
-BROKER_VISIBILITY_TIMEOUT = int(os.environ.get("BROKER_VISIBILITY_TIMEOUT", "3600"))
+BROKER_VISIBILITY_TIMEOUT = env_int("BROKER_VISIBILITY_TIMEOUT", "3600")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {
     "visibility_timeout": BROKER_VISIBILITY_TIMEOUT,
     # Look for such tasks every few seconds (kombu's default: every 100 s).
@@ -274,9 +293,7 @@ CELERY_TASK_TIME_LIMIT = 90
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_REJECT_ON_WORKER_LOST = True  # a killed worker's chunk runs again
 # How often beat starts a prediction cycle for every active place.
-PREDICTION_INTERVAL_SECONDS = float(
-    os.environ.get("PREDICTION_INTERVAL_SECONDS", "600")
-)
+PREDICTION_INTERVAL_SECONDS = env_float("PREDICTION_INTERVAL_SECONDS", "600")
 CELERY_BEAT_SCHEDULE = {
     "cycle": {
         "task": "weatherapp.tasks.run_cycle",
@@ -293,12 +310,12 @@ CELERY_BEAT_SCHEDULE = {
 # Raw predictions (one row per cell and hour) older than this are deleted: the
 # place page shows 12 hours, verification needs the 6 hours after a row (and
 # 4 more for a late hour); docs/PERFORMANCE.md: what it costs at 100,000 places.
-PREDICTION_RETENTION_HOURS = float(os.environ.get("PREDICTION_RETENTION_HOURS", "16"))
+PREDICTION_RETENTION_HOURS = env_float("PREDICTION_RETENTION_HOURS", "16")
 
 # Memory lines like Heroku's log-runtime-metrics, and an R14-like warning.
-RUNTIME_METRICS_INTERVAL = float(os.environ.get("RUNTIME_METRICS_INTERVAL", "20"))
-DYNO_MEMORY_QUOTA_MB = float(os.environ.get("DYNO_MEMORY_QUOTA_MB", "512"))
-MEMORY_WARN_SHARE = float(os.environ.get("MEMORY_WARN_SHARE", "0.85"))
+RUNTIME_METRICS_INTERVAL = env_float("RUNTIME_METRICS_INTERVAL", "20")
+DYNO_MEMORY_QUOTA_MB = env_float("DYNO_MEMORY_QUOTA_MB", "512")
+MEMORY_WARN_SHARE = env_float("MEMORY_WARN_SHARE", "0.85")
 
 # The rain model (its card sits beside it as rain_int8.json).
 MODEL_PATH = os.environ.get("MODEL_PATH", str(BASE_DIR / "models" / "rain_int8.tflite"))
@@ -306,10 +323,10 @@ MODEL_PATH = os.environ.get("MODEL_PATH", str(BASE_DIR / "models" / "rain_int8.t
 # Places are grouped in square cells of this many degrees (0.1° is ~11 km);
 # each cell's weather is fetched once per cycle, and a cycle's chunk task
 # handles up to CYCLE_CHUNK_CELLS cells so that worker dynos share the work.
-CELL_DEGREES = float(os.environ.get("CELL_DEGREES", "0.1"))
-CYCLE_CHUNK_CELLS = int(os.environ.get("CYCLE_CHUNK_CELLS", "200"))
+CELL_DEGREES = env_float("CELL_DEGREES", "0.1")
+CYCLE_CHUNK_CELLS = env_int("CYCLE_CHUNK_CELLS", "200")
 # A chunk stops fetching after this long (cells left over wait a cycle).
-CHUNK_FETCH_SECONDS = float(os.environ.get("CHUNK_FETCH_SECONDS", "180"))
+CHUNK_FETCH_SECONDS = env_float("CHUNK_FETCH_SECONDS", "180")
 
 # Weather source: "replay" serves the committed observations on a clock that
 # may run faster than real time (WEATHER_REPLAY_SPEED hours per hour);
@@ -326,56 +343,52 @@ OPEN_METEO_URL = os.environ.get(
 )
 # Locations per forecast request (Open-Meteo takes up to 1,000; it bills one
 # call per location either way, but every request saved is a round trip).
-OPEN_METEO_LOCATIONS_PER_REQUEST = int(
-    os.environ.get("OPEN_METEO_LOCATIONS_PER_REQUEST", "100")
-)
+OPEN_METEO_LOCATIONS_PER_REQUEST = env_int("OPEN_METEO_LOCATIONS_PER_REQUEST", "100")
 # Calls a day we may make (the free tier's is 10,000 per address); a warning
 # is logged once a day when this share of it is used (also on /metrics).
-OPEN_METEO_DAILY_BUDGET = float(os.environ.get("OPEN_METEO_DAILY_BUDGET", "10000"))
-OPEN_METEO_BUDGET_WARN_SHARE = float(
-    os.environ.get("OPEN_METEO_BUDGET_WARN_SHARE", "0.8")
-)
+OPEN_METEO_DAILY_BUDGET = env_float("OPEN_METEO_DAILY_BUDGET", "10000")
+OPEN_METEO_BUDGET_WARN_SHARE = env_float("OPEN_METEO_BUDGET_WARN_SHARE", "0.8")
 # The place form's search by name (Open-Meteo's geocoding API), with the
 # OPEN_METEO_* timeouts and backoff; not asked when WEATHER_SOURCE is "replay".
 OPEN_METEO_GEOCODING_URL = os.environ.get(
     "OPEN_METEO_GEOCODING_URL", "https://geocoding-api.open-meteo.com"
 )
-OPEN_METEO_CONNECT_TIMEOUT = float(os.environ.get("OPEN_METEO_CONNECT_TIMEOUT", "3.05"))
-OPEN_METEO_READ_TIMEOUT = float(os.environ.get("OPEN_METEO_READ_TIMEOUT", "10"))
-OPEN_METEO_RETRIES = int(os.environ.get("OPEN_METEO_RETRIES", "3"))
-OPEN_METEO_BACKOFF = float(os.environ.get("OPEN_METEO_BACKOFF", "0.5"))
+OPEN_METEO_CONNECT_TIMEOUT = env_float("OPEN_METEO_CONNECT_TIMEOUT", "3.05")
+OPEN_METEO_READ_TIMEOUT = env_float("OPEN_METEO_READ_TIMEOUT", "10")
+OPEN_METEO_RETRIES = env_int("OPEN_METEO_RETRIES", "3")
+OPEN_METEO_BACKOFF = env_float("OPEN_METEO_BACKOFF", "0.5")
 # One request's whole conversation, however slowly the server drips bytes.
-OPEN_METEO_DEADLINE = float(os.environ.get("OPEN_METEO_DEADLINE", "30"))
+OPEN_METEO_DEADLINE = env_float("OPEN_METEO_DEADLINE", "30")
 USER_AGENT = os.environ.get("USER_AGENT", "weatheralert/0.1 (rain alerts; Django)")
 WEATHER_REPLAY_PATH = os.environ.get(
     "WEATHER_REPLAY_PATH", str(BASE_DIR / "data" / "greensboro_723170_hourly.csv")
 )
-WEATHER_REPLAY_SPEED = float(os.environ.get("WEATHER_REPLAY_SPEED", "1"))
+WEATHER_REPLAY_SPEED = env_float("WEATHER_REPLAY_SPEED", "1")
 # Unix time at which the replay shows WEATHER_REPLAY_START (an hour of the file).
-WEATHER_REPLAY_ANCHOR = float(os.environ.get("WEATHER_REPLAY_ANCHOR", "0"))
+WEATHER_REPLAY_ANCHOR = env_float("WEATHER_REPLAY_ANCHOR", "0")
 WEATHER_REPLAY_START = os.environ.get("WEATHER_REPLAY_START", "")
 
 # An event stays open until p falls below threshold - hysteresis, so a
 # probability wobbling around the threshold does not alert twice.
-ALERT_HYSTERESIS = float(os.environ.get("ALERT_HYSTERESIS", "0.1"))
+ALERT_HYSTERESIS = env_float("ALERT_HYSTERESIS", "0.1")
 # ... and ends only after this many hourly predictions in a row below it, so
 # one dip does not make one rain two (each place also waits min_gap_hours).
-EVENT_END_HOURS = max(1, int(os.environ.get("EVENT_END_HOURS", "2")))
+EVENT_END_HOURS = max(1, env_int("EVENT_END_HOURS", "2"))
 
 # Links in emails (unsubscribe, password reset) need the site's public address;
 # the request's Host header is not trusted for them.
 SITE_URL = os.environ.get("SITE_URL", "http://localhost:8000").rstrip("/")
-UNSUBSCRIBE_MAX_AGE_DAYS = int(os.environ.get("UNSUBSCRIBE_MAX_AGE_DAYS", "60"))
-WEBHOOK_TIMEOUT = float(os.environ.get("WEBHOOK_TIMEOUT", "5"))
-WEBHOOK_RETRIES = int(os.environ.get("WEBHOOK_RETRIES", "4"))
-WEBHOOK_BACKOFF = float(os.environ.get("WEBHOOK_BACKOFF", "30"))
+UNSUBSCRIBE_MAX_AGE_DAYS = env_int("UNSUBSCRIBE_MAX_AGE_DAYS", "60")
+WEBHOOK_TIMEOUT = env_float("WEBHOOK_TIMEOUT", "5")
+WEBHOOK_RETRIES = env_int("WEBHOOK_RETRIES", "4")
+WEBHOOK_BACKOFF = env_float("WEBHOOK_BACKOFF", "30")
 # One delivery attempt (a webhook POST or an email) takes at most this long in
 # all, so a slow receiver cannot hold the worker; an attempt still unanswered
 # after twice this (its worker died) counts as interrupted.
-DELIVERY_DEADLINE = float(os.environ.get("DELIVERY_DEADLINE", "15"))
+DELIVERY_DEADLINE = env_float("DELIVERY_DEADLINE", "15")
 # The cycle re-queues an alert whose delivery was never queued (its worker
 # died between the commit and the queue) once it is this old.
-OUTBOX_GRACE_SECONDS = int(os.environ.get("OUTBOX_GRACE_SECONDS", "60"))
+OUTBOX_GRACE_SECONDS = env_int("OUTBOX_GRACE_SECONDS", "60")
 # Webhooks to loopback, private, link-local or metadata addresses are refused
 # (SSRF); only tests or a private deployment should turn this on.
 WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE")
