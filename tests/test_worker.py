@@ -120,3 +120,29 @@ def test_beat_and_worker_on_sqlite_with_the_embedded_broker(
     rows = wait_for(predictions, what="a prediction in SQLite\n" + worker.output())
     assert rows[0][0] == 12  # six horizons, two bytes each
     wait_for(lambda: sent_mail(tmp_path), what="the alert email")
+
+
+def test_beat_starts_a_cycle_when_it_starts_not_one_interval_later(
+    spawn, tmp_path, rainy_hour
+):
+    """A dyno restart (daily, every release) loses beat's schedule; with an
+    hour between cycles the first prediction still comes at once."""
+    env = child_env(
+        WEATHERALERT_VAR_DIR=str(tmp_path),
+        PREDICTION_INTERVAL_SECONDS="3600",
+        **rainy_replay_with_file_mail(tmp_path, rainy_hour),
+    )
+    manage(env, "migrate", "--noinput")
+    manage(env, "shell", "-c", CREATE_PLACE)
+    worker = spawn("worker", WORKER, env)
+    spawn("beat", BEAT, env)
+
+    def predictions():
+        with sqlite3.connect(tmp_path / "weatheralert.sqlite3") as db:
+            return db.execute("select count(*) from weatherapp_prediction").fetchone()[
+                0
+            ]
+
+    wait_for(
+        predictions, what="a prediction soon after beat started\n" + worker.output()
+    )

@@ -1,5 +1,6 @@
 """The Celery app (``celery -A weatherapp worker``), configured from Django settings."""
 
+import logging
 import os
 
 from celery import Celery
@@ -13,6 +14,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "weatheralert.settings")
 # them for any non-empty value; set CELERY_SKIP_CHECKS= to run them.)
 os.environ.setdefault("CELERY_SKIP_CHECKS", "1")
 
+logger = logging.getLogger(__name__)
 app = Celery("weatherapp")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
@@ -37,5 +39,16 @@ def _worker_memory(sender=None, **kwargs) -> None:
 
 
 @beat_init.connect
-def _beat_memory(sender=None, **kwargs) -> None:
+def _beat_started(sender=None, **kwargs) -> None:
     _report_memory("beat.1")
+    # Beat runs an entry one interval after it starts, and its schedule file
+    # does not outlive a dyno (restarted daily and by every release): each
+    # restart delayed alerts by up to PREDICTION_INTERVAL_SECONDS. A cycle now
+    # is cheap when one just ran (cells fetched this hour are skipped).
+    try:
+        app.send_task(
+            "weatherapp.tasks.run_cycle",
+            expires=app.conf.beat_schedule["cycle"]["schedule"],
+        )
+    except Exception:  # noqa: BLE001 (the broker's errors are many; beat retries)
+        logger.warning("beat: the first cycle was not sent; the schedule will")
