@@ -68,6 +68,8 @@ def embedded_env(folder: str | Path, **extra: str) -> dict[str, str]:
     email kept in memory."""
     return child_env(
         WEATHERALERT_VAR_DIR=str(folder),
+        # Served on loopback, whatever this shell's config vars allow.
+        ALLOWED_HOSTS="127.0.0.1,localhost",
         PREDICT_RATE_LIMIT="1000000000/60",
         RUNTIME_METRICS_INTERVAL="0",
         EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",

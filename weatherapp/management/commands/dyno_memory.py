@@ -135,8 +135,11 @@ class Command(BaseCommand):
                 sampler.start()
                 stop = time.monotonic() + seconds
                 work = []
+                refused: list[int] = []
                 if web:
-                    work.append(threading.Thread(target=_drive_web, args=(port, stop)))
+                    work.append(
+                        threading.Thread(target=_drive_web, args=(port, stop, refused))
+                    )
                 if cycles:
                     work.append(
                         threading.Thread(target=self._drive_cycles, args=(env, stop))
@@ -147,6 +150,13 @@ class Command(BaseCommand):
                     time.sleep(0.2)
                 for t in work:
                     t.join()
+                if refused:
+                    # A dyno that refused its load measured an idle process.
+                    raise CommandError(
+                        f"the web dyno answered {len(refused)} requests with an "
+                        f"error (first: HTTP {refused[0]}); its figure would "
+                        "be an idle process's"
+                    )
                 return sampler.result()
             finally:
                 support.stop(process, grace=30)
@@ -163,7 +173,9 @@ class Command(BaseCommand):
             time.sleep(2)
 
 
-def _drive_web(port: int, stop: float) -> None:
+def _drive_web(port: int, stop: float, refused: list[int]) -> None:
+    """Four clients until ``stop``; the status of each answer that is not a
+    success goes to ``refused``."""
     from weatherapp.forecast.dataset import read_csv
     from weatherapp.forecast.features import window_ends
 
@@ -187,7 +199,10 @@ def _drive_web(port: int, stop: float) -> None:
                         bodies[(i + k) % len(bodies)],
                         {"Content-Type": "application/json"},
                     )
-                conn.getresponse().read()
+                response = conn.getresponse()
+                response.read()
+                if response.status >= 400:
+                    refused.append(response.status)
             except OSError:
                 time.sleep(0.1)
             finally:
