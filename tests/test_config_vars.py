@@ -89,3 +89,36 @@ def test_gunicorn_names_a_config_var_that_is_not_a_number():
     assert (
         done.stderr.strip() == "error: GUNICORN_THREADS='eight' is not a whole number"
     )
+
+
+def test_hsts_for_subdomains_and_preloading_can_be_turned_off():
+    """A custom domain whose other subdomains are not all HTTPS: a choice the
+    release accepts, not a warning that stops it."""
+    env = {
+        "DYNO": "web.1",
+        "SITE_URL": "https://alerts.example.org",
+        "SECRET_KEY": "3f9a1c7e5b2d8f4a6c0e9b7d5f3a1c8e6b4d2f0a9c7e5b3d1f8a6c4e",
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS": "false",
+        "SECURE_HSTS_PRELOAD": "false",
+        "SECURE_SSL_REDIRECT": "true",  # child_env's default is plain http
+    }
+    check = [
+        sys.executable,
+        "manage.py",
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+    ]
+    assert run(check, **env).returncode == 0
+    show = (
+        "from django.conf import settings as s; "
+        "print(s.SECURE_HSTS_PRELOAD, s.SECURE_HSTS_INCLUDE_SUBDOMAINS)"
+    )
+    assert run(
+        [sys.executable, "manage.py", "shell", "-c", show], **env
+    ).stdout.split() == ["False", "False"]
+    del env["SECURE_HSTS_PRELOAD"], env["SECURE_HSTS_INCLUDE_SUBDOMAINS"]
+    assert run(
+        [sys.executable, "manage.py", "shell", "-c", show], **env
+    ).stdout.split() == ["True", "True"]
