@@ -1,6 +1,10 @@
 """A real Celery worker process consumes the tasks; predictions land in a real DB."""
 
+import os
+import signal
+import socket
 import sqlite3
+import threading
 import time
 
 import psycopg
@@ -146,3 +150,44 @@ def test_beat_starts_a_cycle_when_it_starts_not_one_interval_later(
     wait_for(
         predictions, what="a prediction soon after beat started\n" + worker.output()
     )
+
+
+def test_a_hanging_weather_server_does_not_hold_a_stopping_worker(spawn, tmp_path):
+    """Heroku sends SIGTERM, then SIGKILL 30 s later. With Open-Meteo
+    accepting and never answering, the chunk's retries held the worker for
+    88 s; once told to stop it retries nothing and stores what it has."""
+    silent = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def hold() -> None:
+        while True:
+            try:
+                held.append(silent.accept()[0])
+            except OSError:  # closed: the test is over
+                return
+
+    threading.Thread(target=hold, daemon=True).start()
+    env = child_env(
+        WEATHERALERT_VAR_DIR=str(tmp_path),
+        WEATHER_SOURCE="open-meteo",
+        OPEN_METEO_URL=f"http://127.0.0.1:{silent.getsockname()[1]}",
+        OPEN_METEO_READ_TIMEOUT="5",
+        OPEN_METEO_RETRIES="5",  # about 45 s of attempts and backoff
+    )
+    try:
+        manage(env, "migrate", "--noinput")
+        manage(env, "shell", "-c", CREATE_PLACE)
+        worker = spawn("worker", WORKER, env)
+        wait_for(lambda: "ready." in worker.output(), what=worker.output())
+        manage(env, "shell", "-c", RUN_CYCLE)
+        wait_for(lambda: held, what="the worker's weather request\n" + worker.output())
+        told = time.monotonic()
+        os.killpg(worker.popen.pid, signal.SIGTERM)
+        worker.popen.wait(timeout=120)
+        stopped_after = time.monotonic() - told
+    finally:
+        silent.close()
+        for conn in held:
+            conn.close()
+    assert stopped_after < 20, f"{stopped_after:.0f} s\n{worker.output()}"
+    assert "not retried: shutting down" in worker.output()

@@ -4,7 +4,7 @@ import logging
 import os
 
 from celery import Celery
-from celery.signals import beat_init, worker_ready
+from celery.signals import beat_init, worker_ready, worker_shutting_down
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "weatheralert.settings")
 # Celery's Django fixup runs Django's system checks as the worker starts; the
@@ -52,3 +52,13 @@ def _beat_started(sender=None, **kwargs) -> None:
         )
     except Exception:  # noqa: BLE001 (the broker's errors are many; beat retries)
         logger.warning("beat: the first cycle was not sent; the schedule will")
+
+
+@worker_shutting_down.connect
+def _stop_retrying(sender=None, **kwargs) -> None:
+    """A warm shutdown waits for the running chunk; with the weather server
+    hanging, its retries outlasted Heroku's 30 s before SIGKILL (88 s seen).
+    The chunk now stores what it has and leaves the rest to the next cycle."""
+    from .forecast.fetch import STOP_RETRYING
+
+    STOP_RETRYING.set()

@@ -253,6 +253,7 @@ def fetch_and_predict(
 
     from weatherapp.ai.predictor import ModelError, predict_rain_batch
     from weatherapp.forecast import features
+    from weatherapp.forecast.fetch import STOP_RETRYING
     from weatherapp.forecast.sources import SourceError
     from weatherapp.ops.runtime import rain_model
 
@@ -262,6 +263,13 @@ def fetch_and_predict(
     windows: list[npt.NDArray[np.float32]] = []
     step = source.locations_per_request
     for start in range(0, len(cells), step):
+        if STOP_RETRYING.is_set():
+            log.warning(
+                "worker shutting down: %d of %d cells left for the next cycle",
+                len(cells) - start,
+                len(cells),
+            )
+            break
         if deadline is not None and time.monotonic() > deadline:
             log.warning(
                 "chunk out of time after %.0f s: "

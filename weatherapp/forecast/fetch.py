@@ -34,6 +34,12 @@ class FetchError(RuntimeError):
     """No usable answer (after the retries); the message says why."""
 
 
+# Set when the process is told to stop (the Celery worker's SIGTERM; Heroku
+# kills it 30 s later): a failed attempt is then not retried, so a weather
+# server that hangs holds the shutdown for one attempt, not four.
+STOP_RETRYING = threading.Event()
+
+
 class JsonFetcher:
     def __init__(
         self,
@@ -87,6 +93,9 @@ class JsonFetcher:
                 problem = f"HTTP {status}"
                 wait = max(wait, retry_after(headers.get("Retry-After")))
             if attempt == self.retries:
+                break
+            if STOP_RETRYING.is_set():
+                problem += " (not retried: shutting down)"
                 break
             wait = min(wait, self.max_wait)
             log.warning("%s %s; retrying in %.1f s", self.what, problem, wait)
