@@ -27,6 +27,7 @@ def test_one_dyno_runs_web_worker_and_beat(spawn, tmp_path):
         PORT=str(port),
         WEATHERALERT_VAR_DIR=str(tmp_path),
         PREDICTION_INTERVAL_SECONDS="2",
+        RUNTIME_METRICS_INTERVAL="1",
     )
     manage(env, "migrate", "--noinput")
     manage(
@@ -48,6 +49,12 @@ def test_one_dyno_runs_web_worker_and_beat(spawn, tmp_path):
             ]
 
     wait_for(predictions, what="beat and worker inside the dyno\n" + dyno.output())
+    # One memory line for the whole dyno (bash, gunicorn's master and worker,
+    # Celery and its beat), as Heroku's own, not one per part.
+    wait_for(lambda: "sample#processes=" in dyno.output(), what=dyno.output())
+    lines = [x for x in dyno.output().splitlines() if "sample#memory_total=" in x]
+    assert {x.split()[0] for x in lines} == {"source=web.1"}, lines
+    assert int(lines[-1].split("sample#processes=")[1].split()[0]) >= 5
     # When one process dies, the dyno exits (and Heroku restarts it).
     worker = subprocess.run(
         ["pgrep", "-f", "-P", str(dyno.popen.pid), "celery"],

@@ -84,8 +84,9 @@ def start_reporter(
     """Log this process tree's memory every ``interval`` seconds (0: never).
 
     Call it in the dyno's top process (gunicorn's master, Celery's main
-    process). Above ``share`` of the ``quota`` (MB) it warns, as Heroku's R14
-    would, before the dyno starts to swap.
+    process), or set MEMORY_TREE_PID to the dyno's top process. Above
+    ``share`` of the ``quota`` (MB) it warns, as Heroku's R14 would, before
+    the dyno starts to swap.
     """
     if interval <= 0:
         return None
@@ -98,7 +99,8 @@ def start_reporter(
         log.setLevel(logging.INFO)
         log.propagate = False
     source = os.environ.get("DYNO", default_source)
-    pid = os.getpid()
+    # bin/one-dyno names its own process: the tree of the whole dyno.
+    pid = int(os.environ.get("MEMORY_TREE_PID") or os.getpid())
     tick = threading.Event()
 
     def report() -> None:
