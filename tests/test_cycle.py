@@ -176,16 +176,19 @@ def test_a_refused_location_costs_only_itself(open_meteo, owner, caplog):
 
 
 def test_an_error_for_everyone_is_not_asked_location_by_location(
-    open_meteo, owner, settings
+    open_meteo, owner, settings, caplog
 ):
     """A refusal that is everyone's (a bad key, say) is not split down to
-    every location: about 2 log2(n) requests, not 2n."""
+    every location: about 2 log2(n) requests, not 2n; nor logged cell by
+    cell."""
     for i in range(64):
         make_place(owner, f"p{i}", 10.0 + i, 10.0)
     open_meteo.default = "error"
     cycle()
     assert not Prediction.objects.exists()
     assert len(open_meteo.requests) <= 13  # 1 + 2 x log2(64)
+    skipped = [r for r in caplog.records if "skipped" in r.getMessage()]
+    assert len(skipped) == 1 and " and 61 more skipped: " in skipped[0].getMessage()
 
 
 @pytest.mark.parametrize("fault", ["500", "truncated"])

@@ -262,6 +262,10 @@ def fetch_and_predict(
     fetched: list[tuple[Cell, np.datetime64, tuple[float, ...] | None, bool]] = []
     windows: list[npt.NDArray[np.float32]] = []
     step = source.locations_per_request
+    # Cells by why they were skipped: a failed request fails its whole batch
+    # alike, and a line per cell flooded the logs in an outage (18,631 lines
+    # a cycle).
+    skipped: dict[str, list[Cell]] = {}
     for start in range(0, len(cells), step):
         if STOP_RETRYING.is_set():
             log.warning(
@@ -287,7 +291,7 @@ def fetch_and_predict(
                     raise weather
                 window, end = features.latest_window(weather.hours)
             except (SourceError, features.FeatureError) as exc:
-                log.warning("%s (id %s) skipped: %s", cell, cell.pk, exc)
+                skipped.setdefault(str(exc), []).append(cell)
                 count_fault(FaultCount.Stage.FETCH)
                 continue
             last_hour = window[-1, features.VARIABLES.index("precipitation")]
@@ -295,6 +299,10 @@ def fetch_and_predict(
             windows.append(window)
             fetched.append((cell, end, weather.chances, raining))
             result.hours[cell.pk] = weather.hours
+    for why, missed in skipped.items():
+        shown = ", ".join(f"{c} (id {c.pk})" for c in missed[:3])
+        more = f" and {len(missed) - 3} more" if len(missed) > 3 else ""
+        log.warning("%s%s skipped: %s", shown, more, why)
     if not fetched:
         return result
     end_times = np.array([end for _, end, _, _ in fetched], dtype="datetime64[s]")
