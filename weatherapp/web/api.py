@@ -264,7 +264,7 @@ def place_predictions(request: HttpRequest, owner, place_id: str) -> JsonRespons
             "predictions": [
                 {
                     "valid_at": p.valid_at.isoformat(),
-                    "probability": p.probability,
+                    "probability": place.alert_probability(p.probabilities, p.provider),
                     "model_version": p.model_version,
                 }
                 for p in rows

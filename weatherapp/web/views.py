@@ -20,7 +20,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from weatherapp.alerting.cycle import alert_probabilities, alert_probability
 from weatherapp.alerting.decisions import likely_from
 from weatherapp.alerting.unsubscribe import read_unsubscribe_token
 from weatherapp.forecast.variables import HORIZON_HOURS
@@ -166,7 +165,9 @@ def _alert_rows(alerts: list[Alert]) -> list[dict]:
 def _likely_from(place: Place, latest, zone) -> str | None:
     """``15:00 EST`` when rain is likely from then (multi-horizon models)."""
     start = likely_from(
-        latest.valid_at, alert_probabilities(place, latest), place.threshold
+        latest.valid_at,
+        place.alert_probabilities(latest.probabilities, latest.provider),
+        place.threshold,
     )
     return None if start is None else clock(start, zone)
 
@@ -193,7 +194,10 @@ def place_detail(request: HttpRequest, place_id: int) -> HttpResponse:
     zone = shown_zone(place.timezone)
     latest = place.latest_prediction()
     recent = list(place.predictions()[: CHART_HOURS + 1])
-    series = [(p.valid_at, p.probability) for p in recent]
+    series = [
+        (p.valid_at, place.alert_probability(p.probabilities, p.provider))
+        for p in recent
+    ]
     alerts = list(
         place.alerts.prefetch_related(
             Prefetch(
@@ -205,10 +209,11 @@ def place_detail(request: HttpRequest, place_id: int) -> HttpResponse:
         a.place = place  # no query per row for the zone
     outlook = None
     if latest is not None:
+        probability = place.alert_probability(latest.probabilities, latest.provider)
         outlook = {
-            "probability": alert_probability(place, latest),
+            "probability": probability,
             "likely_from": _likely_from(place, latest, zone),
-            "above": alert_probability(place, latest) >= place.threshold,
+            "above": probability >= place.threshold,
             "provider": (
                 None
                 if latest.provider is None
