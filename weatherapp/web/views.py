@@ -20,6 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from weatherapp.alerting import delivery
 from weatherapp.alerting.decisions import likely_from
 from weatherapp.alerting.unsubscribe import read_unsubscribe_token
 from weatherapp.forecast.variables import HORIZON_HOURS
@@ -240,7 +241,7 @@ def place_detail(request: HttpRequest, place_id: int) -> HttpResponse:
         "horizon": HORIZON_HOURS,
         "alert_rows": _alert_rows(alerts),
         "chart_hours": CHART_HOURS,
-        "has_channel": bool(place.email_enabled or place.webhook_url),
+        "has_channel": bool(delivery.channels(place)),
         "refresh": refresh_seconds(),
         "pending_email": verification.pending(request.user),
     }
