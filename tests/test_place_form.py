@@ -227,7 +227,7 @@ def test_a_percentage_is_stored_as_a_fraction(client, alice, typed, stored):
 )
 def test_a_bad_threshold_says_why(client, alice, typed, message):
     response = client.post("/places/new/", form_data(threshold=typed))
-    assert response.status_code == 200
+    assert response.status_code == 400
     errors = response.context["form"].errors
     assert list(errors) == ["threshold"] and message in errors["threshold"][0]
     assert not Place.objects.exists()

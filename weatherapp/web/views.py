@@ -6,8 +6,8 @@ import datetime as dt
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login, user_logged_out
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import LoginView
 from django.core import signing
 from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
@@ -34,6 +34,7 @@ from .forms import (
     ApiTokenForm,
     PlaceForm,
     RateLimitedAuthenticationForm,
+    RateLimitedPasswordResetForm,
     SignUpForm,
     place_limit_error,
 )
@@ -50,7 +51,26 @@ def say_logged_out(sender, request: HttpRequest | None, **kwargs) -> None:
         messages.info(request, "You are logged out.")
 
 
-class RateLimitedLoginView(LoginView):
+# Bad input is a 4xx: a bound form that is invalid answers 400 with the same
+# page and its errors (a 200 told scripts and monitors the post worked).
+BAD_INPUT = 400
+
+
+def form_status(form) -> int:
+    """The status of a page showing ``form``: 400 once it was sent invalid."""
+    return BAD_INPUT if form.is_bound and form.errors else 200
+
+
+class InvalidFormIs400:
+    """For Django's form views: an invalid form re-renders with a 400."""
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)  # type: ignore[misc]
+        response.status_code = BAD_INPUT
+        return response
+
+
+class RateLimitedLoginView(InvalidFormIs400, auth_views.LoginView):
     authentication_form = RateLimitedAuthenticationForm
 
     def form_invalid(self, form):
@@ -58,6 +78,18 @@ class RateLimitedLoginView(LoginView):
         if form.throttled:
             response.status_code = 429
         return response
+
+
+class PasswordResetView(InvalidFormIs400, auth_views.PasswordResetView):
+    form_class = RateLimitedPasswordResetForm
+
+
+class PasswordResetConfirmView(InvalidFormIs400, auth_views.PasswordResetConfirmView):
+    pass
+
+
+class PasswordChangeView(InvalidFormIs400, auth_views.PasswordChangeView):
+    pass
 
 
 @require_http_methods(["GET", "POST"])
@@ -85,7 +117,9 @@ def signup(request: HttpRequest) -> HttpResponse:
                     f"alerts can be emailed to you.",
                 )
             return redirect("place-new")
-    return render(request, "registration/signup.html", {"form": form})
+    return render(
+        request, "registration/signup.html", {"form": form}, status=form_status(form)
+    )
 
 
 def dashboard(request: HttpRequest) -> HttpResponse:
@@ -277,7 +311,9 @@ def place_edit(request: HttpRequest, place_id: int | None = None) -> HttpRespons
             place_pages.after_save(request, place)
             return redirect(place)
     context = place_pages.form_context(request, form, place)
-    return render(request, "weatherapp/place_form.html", context)
+    return render(
+        request, "weatherapp/place_form.html", context, status=form_status(form)
+    )
 
 
 @login_required
