@@ -495,16 +495,14 @@ class SkillCount(models.Model):
     """Verified predictions, aggregated so that skill outlives the raw rows:
     per day (of valid_at), model version, forecaster (ours or the weather
     source's) and whether rain was already falling, a histogram over 100
-    probability bins of the predictions at the alert horizon, split by
-    outcome (rain within HORIZON_HOURS or not). AUC, Brier score,
-    reliability and precision/recall at a threshold all follow from it
-    (alerting/skill.py)."""
+    probability bins (alerting/skill.py's BINS) of the predictions at the
+    alert horizon, split by outcome (rain within HORIZON_HOURS or not). AUC,
+    Brier score, reliability and precision/recall at a threshold all follow
+    from it (alerting/skill.py)."""
 
     class Forecaster(models.TextChoices):
         MODEL = "model"
         OPEN_METEO = "open_meteo", "Open-Meteo"
-
-    BINS = 100
 
     day = models.DateField()
     model = models.ForeignKey(ModelVersion, on_delete=models.CASCADE)

@@ -27,10 +27,6 @@ class Window:
         return self.start.astimezone(zone), self.end.astimezone(zone)
 
     @property
-    def start_label(self) -> str:
-        return _label(self.local()[0])
-
-    @property
     def end_label(self) -> str:
         return _label(self.local()[1])
 
