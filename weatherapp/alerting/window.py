@@ -1,7 +1,8 @@
 """When the rain of an alert is expected, on the place's own clock.
 
-The model has one horizon (HORIZON_HOURS after the prediction's hour), so an
-alert names a window: from the hour the event opened to the horizon's end,
+The model predicts several horizons (HORIZONS, 1 to 6 hours); the alert is
+about one of them, the alert horizon (HORIZON_HOURS after the prediction's
+hour), so an alert names a window: from the hour the event opened to its end,
 in the place's zone with its abbreviation (UTC when the zone is unknown
 here, as the cycle judges it). Pure: no database.
 """
