@@ -125,6 +125,18 @@ def test_a_window_is_horizon_hours_long():
     assert window.zone == "UTC"
 
 
+def test_no_dead_duplicates():
+    """Window.start_label was never read (the phrases format both ends
+    themselves); SkillCount.BINS repeated alerting/skill.py's BINS, which
+    the counts use."""
+    from weatherapp.alerting import skill
+    from weatherapp.alerting.window import Window
+    from weatherapp.models import SkillCount
+
+    assert not hasattr(Window, "start_label")
+    assert not hasattr(SkillCount, "BINS") and skill.BINS == 100
+
+
 # --- alerts never to be sent --------------------------------------------------
 
 

@@ -121,7 +121,7 @@ def test_pages_and_predictions_work_without_redis(client, settings, hours):
         response = client.post(
             "/accounts/login/", {"username": "ann", "password": "bad"}
         )
-        assert response.status_code == 200  # a form error, not a 500
+        assert response.status_code == 400  # a form error, not a 500
         assert client.login(username="ann", password="pw")
         assert client.get("/").status_code == 200
     finally:

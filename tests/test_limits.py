@@ -133,7 +133,7 @@ def test_an_account_has_at_most_max_places(client, alice, settings):
     client.force_login(alice)
     assert client.post("/places/new/", place_form("Third")).status_code == 302
     response = client.post("/places/new/", place_form("Fourth"))
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "at most 3 places" in response.content.decode()
     assert alice.places.count() == 3
     # Editing one of them is still fine, and another account has its own count.

@@ -139,7 +139,7 @@ def test_the_place_form_refuses_control_characters_in_names(client, name):
             "threshold": "0.5",
         },
     )
-    assert response.status_code == 200
+    assert response.status_code == 400
     errors = response.context["form"].errors
     assert list(errors) == ["name"], errors
     # (Django's own check says "Null characters are not allowed." for NUL.)

@@ -168,7 +168,7 @@ def test_the_place_form_names_the_problem(client, url, message):
             "webhook_url": url,
         },
     )
-    assert response.status_code == 200
+    assert response.status_code == 400
     errors = response.context["form"].errors
     assert list(errors) == ["webhook_url"] and message in errors["webhook_url"][0]
     assert not owner.places.exists()

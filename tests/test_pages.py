@@ -116,7 +116,7 @@ def test_place_form_errors_name_the_field(client, alice, change, field):
         **change,
     }
     response = client.post("/places/new/", data)
-    assert response.status_code == 200
+    assert response.status_code == 400
     errors = response.context["form"].errors
     assert field in errors
     assert not Place.objects.exists()

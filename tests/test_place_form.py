@@ -227,7 +227,7 @@ def test_a_percentage_is_stored_as_a_fraction(client, alice, typed, stored):
 )
 def test_a_bad_threshold_says_why(client, alice, typed, message):
     response = client.post("/places/new/", form_data(threshold=typed))
-    assert response.status_code == 200
+    assert response.status_code == 400
     errors = response.context["form"].errors
     assert list(errors) == ["threshold"] and message in errors["threshold"][0]
     assert not Place.objects.exists()
@@ -321,6 +321,25 @@ def test_saving_with_no_channel_warns(client, alice):
     assert "has no channel on" not in response.content.decode()
     page = client.get(f"/places/{place.pk}/edit/").content.decode()
     assert 'id="no-channel"' not in page
+
+
+def test_the_pages_ask_delivery_which_channels_are_on(client, alice, monkeypatch):
+    """One answer to "which channels are on" (alerting/delivery.channels):
+    the warnings after saving, on the form and on the place's page follow
+    it, whatever it says."""
+    from weatherapp.alerting import delivery
+    from weatherapp.web.forms import PlaceForm
+
+    assert not hasattr(PlaceForm, "has_no_channel")  # never called: gone
+    monkeypatch.setattr(delivery, "channels", lambda place: [])
+    response = client.post("/places/new/", form_data(), follow=True)
+    assert "has no channel on" in response.content.decode()
+    place = Place.objects.get()
+    assert place.email_enabled
+    page = client.get(f"/places/{place.pk}/edit/").content.decode()
+    assert 'id="no-channel"' in page
+    page = client.get(place.get_absolute_url()).content.decode()
+    assert "Email and webhook are both off" in page
 
 
 @pytest.fixture

@@ -90,6 +90,29 @@ def test_psi_by_hand():
     assert scores.psi(shares, actual, [0.0]) == pytest.approx(expected)
 
 
+def test_psi_of_values_is_psi_of_their_counts():
+    """psi bins the values and hands the counts to psi_from_counts, the one
+    implementation the live drift report (FeatureCount's counts) calls."""
+    rng = np.random.default_rng(3)
+    train = rng.normal(size=5000)
+    edges = np.quantile(train, np.linspace(0.1, 0.9, 9))
+    shares = scores.bin_shares(train, edges)
+    live = rng.normal(0.3, 1.2, size=3000)
+    counts = scores.bin_counts(live, edges)
+    assert counts.sum() == 3000 and list(counts / 3000) == list(
+        scores.bin_shares(live, edges)
+    )
+    value = scores.psi(shares, live, edges)
+    assert value == scores.psi_from_counts(shares, [int(c) for c in counts])
+    # By hand, with the floor for an empty bin.
+    floor = scores.PSI_FLOOR
+    expected = (1 - 0.5) * np.log(1 / 0.5) + (floor - 0.5) * np.log(floor / 0.5)
+    assert scores.psi_from_counts([0.5, 0.5], [8, 0]) == pytest.approx(expected)
+    assert np.isnan(scores.psi_from_counts([0.5, 0.5], [0, 0]))
+    with pytest.raises(ValueError, match="same bins"):
+        scores.psi_from_counts([0.5, 0.5], [1, 2, 3])
+
+
 def test_bootstrap_interval_covers_the_estimate_and_groups_widen_it():
     rng = np.random.default_rng(1)
     n = 4000

@@ -156,7 +156,7 @@ def test_failed_log_ins_are_rate_limited(client, alice, settings, fresh_counters
         response = client.post(
             "/accounts/login/", {"username": "alice", "password": "wrong"}
         )
-        assert response.status_code == 200
+        assert response.status_code == 400
     response = client.post(
         "/accounts/login/", {"username": "alice", "password": "pw-alice-123"}
     )

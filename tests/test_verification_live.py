@@ -11,8 +11,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from support import DATASET
+from weatherapp.ai.scores import psi_from_counts
 from weatherapp.alerting import cycle as the_cycle
-from weatherapp.alerting.skill import Counts, first_rain_hour, psi_from_counts, scores
+from weatherapp.alerting.skill import Counts, first_rain_hour, scores
 from weatherapp.forecast.sources import ReplaySource, rain_chances
 from weatherapp.models import Alert, Place, Prediction, SkillCount
 
@@ -298,3 +299,28 @@ def test_drift_is_flagged_and_logged(caplog):
     }
     assert warn_drift(card) == ["cloud_cover"]
     assert "input drift: cloud_cover PSI" in caplog.text
+
+
+def test_the_drift_report_uses_the_psi_the_toolchain_tests(monkeypatch):
+    """One PSI: the live report computes it with ai.scores.psi_from_counts
+    (what ai.scores.psi and tests/test_scores.py use), not a copy."""
+    from weatherapp.ai import scores as ai_scores
+    from weatherapp.alerting import skill
+    from weatherapp.alerting.verification import drift_report
+    from weatherapp.models import FeatureCount
+
+    assert not hasattr(skill, "psi_from_counts")
+    FeatureCount.objects.create(
+        day=dt.date(2026, 11, 28), feature="cloud_cover", counts=[100] * 10, total=1000
+    )
+    stats = {"edges": list(range(9)), "shares": [0.1] * 10}
+    card = {"threshold": 0.5, "feature_stats": {"cloud_cover": stats}}
+    seen = []
+
+    def spy(expected, counts):
+        seen.append(list(counts))
+        return 0.123
+
+    monkeypatch.setattr(ai_scores, "psi_from_counts", spy)
+    assert drift_report(card)["cloud_cover"]["psi"] == 0.123
+    assert seen == [[100] * 10]

@@ -1,22 +1,23 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
 
 from weatherapp.ops import views as ops
 from weatherapp.web import api, places, skill, views
-from weatherapp.web.forms import RateLimitedPasswordResetForm
 
 
 def admin_login(
     request: HttpRequest, extra_context: dict | None = None
 ) -> HttpResponse:
     """The admin's log-in (its form is rate-limited, weatherapp/apps.py), with
-    the site log-in's 429 when it refuses for too many failures."""
+    the site log-in's 429 when it refuses for too many failures and its 400
+    for other bad input."""
     response = admin.site.login(request, extra_context)
     form = (getattr(response, "context_data", None) or {}).get("form")
     if getattr(form, "throttled", False):
         response.status_code = 429
+    elif form is not None and response.status_code == 200:
+        response.status_code = views.form_status(form)
     return response
 
 
@@ -61,10 +62,22 @@ urlpatterns = [
     path("healthz", ops.healthz, name="healthz"),
     path("metrics", ops.prometheus, name="metrics"),
     path("accounts/login/", views.RateLimitedLoginView.as_view(), name="login"),
+    # Django's account views, each with a 400 for an invalid form; the rest
+    # of django.contrib.auth.urls (pages without a form) as they are.
     path(
         "accounts/password_reset/",
-        auth_views.PasswordResetView.as_view(form_class=RateLimitedPasswordResetForm),
+        views.PasswordResetView.as_view(),
         name="password_reset",
+    ),
+    path(
+        "accounts/password_change/",
+        views.PasswordChangeView.as_view(),
+        name="password_change",
+    ),
+    path(
+        "accounts/reset/<uidb64>/<token>/",
+        views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
     ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/login/", admin_login),

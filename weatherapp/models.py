@@ -230,12 +230,36 @@ class Place(models.Model):
     def latest_prediction(self) -> "Prediction | None":
         return self.predictions().first()
 
+    def alert_probabilities(
+        self,
+        probabilities: Sequence[float],
+        provider: Sequence[float] | None = None,
+    ) -> tuple[float, ...]:
+        """The one rule for whose probabilities a place goes by (its "alert
+        on" choice, ``forecaster``): every horizon of the weather source's own
+        (``provider``) where the place chose it and the row has them, else
+        ours. The decision, the pages, the chart and the API all read it."""
+        if self.forecaster == Place.Forecaster.OPEN_METEO and provider:
+            return tuple(provider)
+        return tuple(probabilities)
+
+    def alert_probability(
+        self,
+        probabilities: Sequence[float],
+        provider: Sequence[float] | None = None,
+    ) -> float:
+        """The probability the place's threshold applies to: within the alert
+        horizon (HORIZON_HOURS) of ``alert_probabilities``."""
+        return within(self.alert_probabilities(probabilities, provider), HORIZON_HOURS)
+
     @property
     def latest_probability(self) -> float | None:
-        """With ``paging.with_latest``'s annotation: the newest prediction's
-        probability within the alert horizon."""
+        """With ``paging.with_latest``'s annotations: the newest prediction's
+        ``alert_probability`` (None before the first)."""
         values = getattr(self, "latest_probabilities", None)
-        return None if values is None else within(values, HORIZON_HOURS)
+        if values is None:
+            return None
+        return self.alert_probability(values, getattr(self, "latest_provider", None))
 
     def predictions(self) -> "models.QuerySet[Prediction]":
         """The predictions of the place's cell, newest first."""
@@ -471,16 +495,14 @@ class SkillCount(models.Model):
     """Verified predictions, aggregated so that skill outlives the raw rows:
     per day (of valid_at), model version, forecaster (ours or the weather
     source's) and whether rain was already falling, a histogram over 100
-    probability bins of the predictions at the alert horizon, split by
-    outcome (rain within HORIZON_HOURS or not). AUC, Brier score,
-    reliability and precision/recall at a threshold all follow from it
-    (alerting/skill.py)."""
+    probability bins (alerting/skill.py's BINS) of the predictions at the
+    alert horizon, split by outcome (rain within HORIZON_HOURS or not). AUC,
+    Brier score, reliability and precision/recall at a threshold all follow
+    from it (alerting/skill.py)."""
 
     class Forecaster(models.TextChoices):
         MODEL = "model"
         OPEN_METEO = "open_meteo", "Open-Meteo"
-
-    BINS = 100
 
     day = models.DateField()
     model = models.ForeignKey(ModelVersion, on_delete=models.CASCADE)

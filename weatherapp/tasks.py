@@ -1,9 +1,13 @@
 """Thin Celery tasks: ids in, plain functions do the work.
 
-Every task is idempotent (see alerting/cycle.py and alerting/delivery.py),
+Every task is idempotent (see alerting/cycle.py and alerting/delivery.py) and
 acknowledged late (settings: a worker killed mid-chunk gets the chunk delivered
-again) and bounded by soft and hard time limits; arguments are JSON, results
-ignored.
+again); arguments are JSON, results ignored. Tasks carry soft and hard time
+limits, but Celery enforces time limits in its prefork pool only (and gevent):
+the hard ones do not hold in the threads pool the worker runs by default
+(CELERY_WORKER_POOL). There a task is bounded by its own deadlines instead: a
+chunk stops fetching after CHUNK_FETCH_SECONDS, and every network call has a
+total deadline (weatherapp/deadline.py).
 """
 
 from __future__ import annotations

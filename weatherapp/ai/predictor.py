@@ -3,8 +3,9 @@
 The interpreter is created on the first prediction, never at import time and
 so never before gunicorn forks: every process builds its own, with one thread
 (a dyno has few cores and the model is tiny). A TFLite interpreter is not
-thread-safe, so each model serializes ``invoke()`` behind its lock; gunicorn's
-``--threads 2`` then queue for a few microseconds instead of corrupting state.
+thread-safe, so each model serializes ``invoke()`` behind its lock; however
+many threads gunicorn runs (gunicorn.conf.py), they then queue for a few
+microseconds instead of corrupting state.
 
 Free of Django: callers say which model file to use and may pass a hook that
 hears each invoke's duration (the web app counts them for /metrics).

@@ -7,6 +7,7 @@ population stability index of input drift, and bootstrap intervals.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -84,19 +85,27 @@ def reliability(
     }
 
 
-def bin_shares(
+def bin_counts(
     values: npt.ArrayLike, edges: Sequence[float] | npt.NDArray[Any]
-) -> npt.NDArray[np.float64]:
-    """Share of ``values`` in each of the len(edges) + 1 bins that the interior
-    ``edges`` cut the line into: bin i holds edges[i-1] < v <= edges[i].
+) -> npt.NDArray[np.int64]:
+    """How many ``values`` fall in each of the len(edges) + 1 bins that the
+    interior ``edges`` cut the line into: bin i holds edges[i-1] < v <= edges[i].
 
     A value equal to an edge goes left, so a feature that is mostly exactly
     0 (rain in the last hour) with repeated edges 0, 0, ... keeps its zeros in
     the first bin and everything above them in the bin after the last edge."""
     x = np.asarray(values, np.float64).reshape(-1)
     index = np.searchsorted(np.asarray(edges, np.float64), x, side="left")
-    counts = np.bincount(index, minlength=len(edges) + 1).astype(np.float64)
-    result: npt.NDArray[np.float64] = counts / max(1, len(x))
+    counts: npt.NDArray[np.int64] = np.bincount(index, minlength=len(edges) + 1)
+    return counts
+
+
+def bin_shares(
+    values: npt.ArrayLike, edges: Sequence[float] | npt.NDArray[Any]
+) -> npt.NDArray[np.float64]:
+    """Share of ``values`` in each bin of ``bin_counts``."""
+    counts = bin_counts(values, edges)
+    result: npt.NDArray[np.float64] = counts / max(1, int(counts.sum()))
     return result
 
 
@@ -107,15 +116,39 @@ def psi(
 ) -> float:
     """Population stability index of ``actual_values`` against the training
     windows' ``expected_shares`` over the bins cut by ``edges`` (as in the
-    model card's ``feature_stats``). Below 0.1 is usually read as stable,
-    above 0.25 as a shift. Empty bins are floored at PSI_FLOOR."""
-    expected = np.maximum(np.asarray(expected_shares, np.float64), PSI_FLOOR)
-    actual = np.maximum(bin_shares(actual_values, edges), PSI_FLOOR)
-    if expected.shape != actual.shape:
+    model card's ``feature_stats``): ``psi_from_counts`` of their
+    ``bin_counts``."""
+    counts = bin_counts(actual_values, edges)
+    if len(expected_shares) != len(counts):
         raise ValueError(
-            f"{len(expected)} shares need {len(expected) - 1} edges, got {len(edges)}"
+            f"{len(expected_shares)} shares need {len(expected_shares) - 1} "
+            f"edges, got {len(edges)}"
         )
-    return float(np.sum((actual - expected) * np.log(actual / expected)))
+    return psi_from_counts(expected_shares, [int(c) for c in counts])
+
+
+def psi_from_counts(
+    expected_shares: Sequence[float] | npt.NDArray[Any], counts: Sequence[int]
+) -> float:
+    """Population stability index of live bin ``counts`` against the
+    training shares (the same bins; pure Python, so the live drift report on
+    models.FeatureCount's counts needs no arrays). Below 0.1 is usually read
+    as stable, above 0.25 as a shift. Empty bins are floored at PSI_FLOOR;
+    NaN without any count. The one implementation: ``psi`` and the live
+    drift report (alerting/verification.py) both come here."""
+    if len(expected_shares) != len(counts):
+        raise ValueError(
+            f"{len(expected_shares)} shares, {len(counts)} counts: not the same bins"
+        )
+    total = sum(counts)
+    if not total:
+        return math.nan
+    value = 0.0
+    for share, count in zip(expected_shares, counts, strict=True):
+        actual = max(count / total, PSI_FLOOR)
+        expected = max(float(share), PSI_FLOOR)
+        value += (actual - expected) * math.log(actual / expected)
+    return value
 
 
 def bootstrap_interval(

@@ -22,7 +22,6 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from weatherapp.forecast.variables import HORIZON_HOURS
 from weatherapp.models import (
     Alert,
     Cell,
@@ -31,7 +30,6 @@ from weatherapp.models import (
     Place,
     Prediction,
     WeatherUsage,
-    within,
 )
 
 from .decisions import (
@@ -419,7 +417,9 @@ def decide_places(
         prediction = by_cell[place.cell_id]
         valid_at = prediction.valid_at
         decided.setdefault(valid_at, []).append(place.pk)
-        probability = alert_probability(place, prediction)
+        probability = place.alert_probability(
+            prediction.probabilities, prediction.provider
+        )
         try:
             judged = judge(place, valid_at, probability)
             if judged[0] == judged[1].state and not judged[1].alert:
@@ -430,7 +430,9 @@ def decide_places(
                     valid_at,
                     probability,
                     now,
-                    alert_probabilities(place, prediction),
+                    place.alert_probabilities(
+                        prediction.probabilities, prediction.provider
+                    ),
                     judged,
                 )
         except Exception:
@@ -462,21 +464,6 @@ def relaxed_commit() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit = off")
-
-
-def alert_probabilities(place: Place, prediction: Prediction) -> tuple[float, ...]:
-    """Every horizon of the forecaster the place's alerts follow."""
-    if place.forecaster == Place.Forecaster.OPEN_METEO and prediction.provider:
-        return tuple(prediction.provider)
-    return tuple(prediction.probabilities)
-
-
-def alert_probability(place: Place, prediction: Prediction) -> float:
-    """The probability the place's threshold applies to: ours, or the weather
-    source's own where the place chose it and the source gave one."""
-    if place.forecaster == Place.Forecaster.OPEN_METEO and prediction.provider:
-        return within(prediction.provider, HORIZON_HOURS)
-    return prediction.within(HORIZON_HOURS)
 
 
 def judge(

@@ -30,6 +30,8 @@ SENDERS: dict[str, Callable[[Alert], Result]] = {
 
 
 def channels(place: Place) -> list[str]:
+    """The channels the place has on: the one answer to "which channels are
+    on", for delivery and for the pages that warn when none is."""
     wanted: list[str] = []
     if place.email_enabled:
         wanted.append(Delivery.Channel.EMAIL)

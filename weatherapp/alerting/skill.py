@@ -11,7 +11,8 @@ y (rain within HORIZON_HOURS of its hour). They are kept as histograms over
 - precision and recall at a threshold: of the cases at or above it, the
   share followed by rain; of the rainy cases, the share at or above it.
 Input drift is the population stability index of each feature's live
-distribution against the training distribution in the model card.
+distribution against the training distribution in the model card
+(ai.scores.psi_from_counts, the one implementation the toolchain uses too).
 """
 
 from __future__ import annotations
@@ -139,23 +140,6 @@ def reliability(counts: Counts, groups: int = 10) -> list[dict[str, float]]:
             }
         )
     return rows
-
-
-def psi_from_counts(expected: Sequence[float], counts: Sequence[int]) -> float:
-    """Population stability index of live bin ``counts`` against the
-    training shares ``expected`` (the same bins): ai.scores.psi for inputs
-    already counted into bins (models.FeatureCount), with the same floor."""
-    from weatherapp.ai.scores import PSI_FLOOR
-
-    total = sum(counts)
-    if not total:
-        return math.nan
-    value = 0.0
-    for e, c in zip(expected, counts, strict=True):
-        a = max(c / total, PSI_FLOOR)
-        e = max(e, PSI_FLOOR)
-        value += (a - e) * math.log(a / e)
-    return value
 
 
 def _round(value: float | None) -> float | None:

@@ -160,7 +160,7 @@ def count_features(
     queries a chunk, the rows locked while they are added to."""
     import numpy as np
 
-    from weatherapp.ai.scores import bin_shares
+    from weatherapp.ai.scores import bin_counts
 
     binned = {n: stats[n]["edges"] for n in names if stats.get(n, {}).get("edges")}
     if not binned:
@@ -181,9 +181,9 @@ def count_features(
         for row in rows:
             edges = binned[row.feature]
             column = raw[:, names.index(row.feature)].astype(np.float64)
-            # The card's own binning (ai.scores.bin_shares: a value on an
-            # edge goes left), as counts.
-            counts = np.rint(bin_shares(column, edges) * len(column)).astype(int)
+            # The card's own binning (ai.scores.bin_counts: a value on an
+            # edge goes left), the one psi_from_counts reads back.
+            counts = bin_counts(column, edges)
             old = list(row.counts) or [0] * len(counts)
             row.counts = [int(a + b) for a, b in zip(old, counts, strict=True)]
             row.total += len(column)
@@ -266,7 +266,9 @@ def drift_report(card: Mapping[str, Any], days: int = 1) -> dict[str, Any]:
     the card's training bins, live and training mean and spread. Flagged only
     past PSI_LIMIT *and* with MIN_DRIFT_WINDOWS windows: a day at a few
     places is weather, not climate, and its PSI is large by chance."""
-    from .skill import PSI_LIMIT, psi_from_counts
+    from weatherapp.ai.scores import psi_from_counts
+
+    from .skill import PSI_LIMIT
 
     stats = card.get("feature_stats") or {}
     newest = newest_day(FeatureCount)

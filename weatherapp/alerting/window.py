@@ -1,7 +1,8 @@
 """When the rain of an alert is expected, on the place's own clock.
 
-The model has one horizon (HORIZON_HOURS after the prediction's hour), so an
-alert names a window: from the hour the event opened to the horizon's end,
+The model predicts several horizons (HORIZONS, 1 to 6 hours); the alert is
+about one of them, the alert horizon (HORIZON_HOURS after the prediction's
+hour), so an alert names a window: from the hour the event opened to its end,
 in the place's zone with its abbreviation (UTC when the zone is unknown
 here, as the cycle judges it). Pure: no database.
 """
@@ -25,10 +26,6 @@ class Window:
     def local(self) -> tuple[dt.datetime, dt.datetime]:
         zone, _ = zone_or_utc(self.zone)
         return self.start.astimezone(zone), self.end.astimezone(zone)
-
-    @property
-    def start_label(self) -> str:
-        return _label(self.local()[0])
 
     @property
     def end_label(self) -> str:

@@ -1,6 +1,6 @@
 """Open-Meteo hourly JSON -> *hours* in canonical units (see features.py).
 
-Used by the predict API and, later, by the Open-Meteo weather source and the
+Used by the predict API, the Open-Meteo weather source (sources.py) and the
 model_tools importer: one reading of Open-Meteo's shape for the whole project.
 """
 

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from django.core import checks
 
 from weatherapp.forecast.card import ModelError, card_path, read_card, verified_bytes
+from weatherapp.forecast.variables import HORIZON_HOURS
 
 
 def model_problems(model_path: str | Path, deep: bool = False) -> list[str]:
@@ -26,12 +29,40 @@ def model_problems(model_path: str | Path, deep: bool = False) -> list[str]:
     if problems:
         return problems
     try:
-        verified_bytes(model_path, read_card(model_path))
+        contents = read_card(model_path)
+        verified_bytes(model_path, contents)
     except ModelError as exc:
         return [str(exc)]
+    problems = horizon_problems(contents)
+    if problems:
+        return problems
     if deep:
         return interpreter_problems(model_path)
     return []
+
+
+def horizon_problems(card: Mapping[str, Any]) -> list[str]:
+    """The alert horizon is named twice: by the card (``horizon_hours``, the
+    predictor's default column, among its ``horizons``) and by the code
+    (HORIZON_HOURS: the decision, the pages, the API). They must agree, and
+    the model must predict it."""
+    try:
+        horizon = int(card["horizon_hours"])
+        horizons = [int(k) for k in card.get("horizons", [horizon])]
+    except (KeyError, TypeError, ValueError):
+        return ["the model card has no whole-hour horizon_hours and horizons"]
+    problems = []
+    if horizon != HORIZON_HOURS:
+        problems.append(
+            f"the model card's horizon_hours is {horizon} h, the code's alert "
+            f"horizon (HORIZON_HOURS) {HORIZON_HOURS} h"
+        )
+    for hours, name in ((horizon, "horizon_hours"), (HORIZON_HOURS, "HORIZON_HOURS")):
+        if hours not in horizons:
+            problems.append(
+                f"the model predicts horizons {horizons} h, not {name} ({hours} h)"
+            )
+    return list(dict.fromkeys(problems))
 
 
 PROBE = """

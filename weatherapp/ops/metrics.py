@@ -14,9 +14,12 @@ come from functions registered with ``scrape_gauge``.
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from prometheus_client import (
     CollectorRegistry,
@@ -103,6 +106,32 @@ def scrape_gauge(
     return register
 
 
+T = TypeVar("T")
+
+# What the functions wrapped by ``once_per_scrape`` returned in this scrape.
+_this_scrape: contextvars.ContextVar[dict[Callable[[], Any], Any] | None] = (
+    contextvars.ContextVar("this_scrape", default=None)
+)
+
+
+def once_per_scrape(read: Callable[[], T]) -> Callable[[], T]:
+    """``read`` run at most once per scrape (``render``), however many gauges
+    ask it: for a costly reading (several queries) that several gauges share.
+    Outside a scrape it runs at every call."""
+
+    @functools.wraps(read)
+    def cached() -> T:
+        memo = _this_scrape.get()
+        if memo is None:
+            return read()
+        if read not in memo:
+            memo[read] = read()
+        result: T = memo[read]
+        return result
+
+    return cached
+
+
 class _AtScrape:
     """The registered scrape-time functions, as a prometheus_client collector."""
 
@@ -143,7 +172,8 @@ def _integers(text: str) -> str:
 
 def render() -> str:
     """The Prometheus text of this web dyno's counters and the scrape-time
-    values, as answered by this process."""
+    values, as answered by this process. An exception of a scrape-time
+    function propagates (the view answers it)."""
     if MULTIPROCESS_DIR is None:
         registry = _registry
     else:
@@ -151,4 +181,8 @@ def render() -> str:
         registry = CollectorRegistry(auto_describe=False)
         MultiProcessCollector(registry, MULTIPROCESS_DIR)
         registry.register(_AtScrape())
-    return _integers(generate_latest(registry).decode())
+    token = _this_scrape.set({})
+    try:
+        return _integers(generate_latest(registry).decode())
+    finally:
+        _this_scrape.reset(token)

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from weatherapp.forecast.card import ModelError
 from weatherapp.models import Alert, FaultCount
 from weatherapp.responses import error, only
 
@@ -71,9 +72,11 @@ def prometheus(request: HttpRequest) -> HttpResponse:
     refusal = metrics_refusal(request)
     if refusal is not None:
         return refusal
-    return HttpResponse(
-        metrics.render(), content_type="text/plain; version=0.0.4; charset=utf-8"
-    )
+    try:
+        text = metrics.render()
+    except ModelError as exc:  # the skill gauges read the model card
+        return error(503, f"metrics unavailable: {exc}", "model")
+    return HttpResponse(text, content_type="text/plain; version=0.0.4; charset=utf-8")
 
 
 # What /metrics reads at each scrape, in the process that answers it.

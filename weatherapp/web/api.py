@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -24,6 +25,9 @@ from weatherapp.responses import error, only
 
 from . import ratelimit
 from .paging import whole_number, with_latest
+
+if TYPE_CHECKING:
+    from weatherapp.ai.predictor import RainModel
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +75,6 @@ def predict(request: HttpRequest) -> JsonResponse:
     from weatherapp.ai.predictor import ModelError, predict_rain_batch
     from weatherapp.forecast import features
     from weatherapp.forecast.openmeteo import OpenMeteoError, parse_hourly
-    from weatherapp.ops.runtime import rain_model
 
     try:
         hours = parse_hourly(body)
@@ -80,7 +83,7 @@ def predict(request: HttpRequest) -> JsonResponse:
             raise features.FeatureError("longitude", "missing or not a number")
         if not -180 <= longitude <= 180:
             raise features.FeatureError("longitude", "must be within [-180, 180]")
-        model = rain_model()
+        model = usable_model()
         window, end = features.latest_window(hours)
         (row,) = predict_rain_batch(
             window[None], np.array([end]), np.array([float(longitude)]), model
@@ -110,6 +113,27 @@ def predict(request: HttpRequest) -> JsonResponse:
             "model": model.info(),
         }
     )
+
+
+def usable_model() -> RainModel:
+    """This process's model, if it predicts the alert horizon the API answers
+    for; else ModelError (a 503 naming the problem, not a 500)."""
+    from weatherapp.ai.predictor import ModelError
+    from weatherapp.forecast.card import read_card
+    from weatherapp.ops.health import horizon_problems
+    from weatherapp.ops.runtime import rain_model
+
+    try:
+        model = rain_model()
+    except (KeyError, TypeError, ValueError) as exc:  # a card it cannot read
+        problems = horizon_problems(read_card(settings.MODEL_PATH)) or [
+            f"the model card is not usable ({exc!r})"
+        ]
+    else:
+        problems = horizon_problems(model.card)
+    if problems:
+        raise ModelError("; ".join(problems))
+    return model
 
 
 def _reject_constant(name: str) -> float:
@@ -264,7 +288,7 @@ def place_predictions(request: HttpRequest, owner, place_id: str) -> JsonRespons
             "predictions": [
                 {
                     "valid_at": p.valid_at.isoformat(),
-                    "probability": p.probability,
+                    "probability": place.alert_probability(p.probabilities, p.provider),
                     "model_version": p.model_version,
                 }
                 for p in rows

@@ -239,9 +239,6 @@ class PlaceForm(forms.ModelForm):
                 raise forms.ValidationError(str(exc)) from None
         return url
 
-    def has_no_channel(self) -> bool:
-        return not self.instance.email_enabled and not self.instance.webhook_url
-
 
 log = logging.getLogger(__name__)
 

@@ -43,6 +43,14 @@ def _object(properties: dict, optional: tuple[str, ...] = (), **more) -> dict:
 
 PROBABILITY = {"type": "number", "minimum": 0, "maximum": 1}
 DATE_TIME = {"type": "string", "format": "date-time"}
+# A place's probability: the one its alerts follow (its forecaster).
+FOLLOWED = {
+    **PROBABILITY,
+    "description": (
+        "P(rain within the alert horizon) of the forecaster the place's alerts "
+        "follow: ours, or Open-Meteo's where the place chose it and it gave one"
+    ),
+}
 
 
 PLACE = _object(
@@ -63,7 +71,7 @@ PLACE = _object(
         "latest": {
             "type": ["object", "null"],
             "required": ["probability", "valid_at"],
-            "properties": {"probability": PROBABILITY, "valid_at": DATE_TIME},
+            "properties": {"probability": FOLLOWED, "valid_at": DATE_TIME},
         },
     }
 )
@@ -266,7 +274,7 @@ def document() -> dict:
                                         "items": _object(
                                             {
                                                 "valid_at": DATE_TIME,
-                                                "probability": PROBABILITY,
+                                                "probability": FOLLOWED,
                                                 "model_version": {"type": "string"},
                                             }
                                         ),

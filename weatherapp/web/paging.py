@@ -27,11 +27,13 @@ def whole_number(raw: str, low: int = 0, high: int = 10**MAX_DIGITS - 1) -> int 
 
 def with_latest(places: QuerySet[Place]) -> QuerySet[Place]:
     """``places`` annotated with their cell's newest prediction:
-    ``latest_probabilities`` (read as ``place.latest_probability``),
+    ``latest_probabilities`` and ``latest_provider`` (read together as
+    ``place.latest_probability``, which follows the place's forecaster),
     ``latest_valid_at`` and ``latest_created_at`` (None before the first)."""
     newest = Prediction.objects.filter(cell=OuterRef("cell_id")).order_by("-valid_at")
     return places.annotate(
         latest_probabilities=Subquery(newest.values("probabilities")[:1]),
+        latest_provider=Subquery(newest.values("provider")[:1]),
         latest_valid_at=Subquery(newest.values("valid_at")[:1]),
         latest_created_at=Subquery(newest.values("created_at")[:1]),
     )

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from weatherapp.alerting import delivery
 from weatherapp.forecast.geocoding import (
     MAX_QUERY,
     REPLAY_STATION,
@@ -152,7 +153,7 @@ def form_context(request: HttpRequest, form, place: Place) -> dict[str, object]:
         "search": found,
         "results": results,
         "pending_email": verification.pending(request.user),
-        "no_channel": place.pk is not None and no_channel(place),
+        "no_channel": place.pk is not None and not delivery.channels(place),
         # A new place's zone is the browser's (the script), unless a chosen
         # search result gave one.
         "zone_from_browser": place.pk is None
@@ -161,13 +162,9 @@ def form_context(request: HttpRequest, form, place: Place) -> dict[str, object]:
     }
 
 
-def no_channel(place: Place) -> bool:
-    return not place.email_enabled and not place.webhook_url
-
-
 def after_save(request: HttpRequest, place: Place) -> None:
     """Say, after saving, what would stop alerts from reaching the person."""
-    if no_channel(place):
+    if not delivery.channels(place):
         messages.warning(
             request,
             f"{place.name} has no channel on: email alerts are off and there is "

@@ -14,7 +14,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
 from weatherapp.alerting.verification import daily_skill, skill_report
-from weatherapp.forecast.card import read_card
+from weatherapp.forecast.card import ModelError, read_card
 from weatherapp.ops import metrics
 
 from .paging import whole_number
@@ -28,7 +28,11 @@ SERIES = (("model", "our model", "#1f5fbf"), ("open_meteo", "Open-Meteo", "#c241
 @staff_member_required
 def skill_page(request: HttpRequest) -> HttpResponse:
     days = whole_number(request.GET.get("days", "7"), 1, 90) or 7
-    card = read_card(settings.MODEL_PATH)  # the card only: no numpy here
+    try:
+        card = model_card()
+    except ModelError as exc:
+        problem = {"problem": str(exc)}
+        return render(request, "weatherapp/skill_unavailable.html", problem, status=503)
     report = skill_report(days, card)
     threshold = report["threshold"]
     trend = daily_skill(max(days, 7), threshold)
@@ -42,6 +46,17 @@ def skill_page(request: HttpRequest) -> HttpResponse:
         "drift": report["drift"],
     }
     return render(request, "weatherapp/skill.html", context)
+
+
+def model_card() -> dict[str, Any]:
+    """The model card whose skill is reported (the card only: no numpy
+    here); ModelError when it is missing, unreadable or has no threshold."""
+    card = read_card(settings.MODEL_PATH)
+    try:
+        float(card["threshold"])
+    except (KeyError, TypeError, ValueError):
+        raise ModelError("the model card has no numeric threshold") from None
+    return card
 
 
 def _rows(report: dict[str, Any]) -> list[tuple[str, Any, Any]]:
@@ -133,9 +148,12 @@ def trend_chart(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 # /metrics: the last 7 days' skill of each forecaster, and input drift
-# (NaN while there are too few verified cases to say).
+# (NaN while there are too few verified cases to say). Four gauges read one
+# report, made once per scrape; a missing or broken card raises ModelError,
+# which /metrics answers with a 503.
+@metrics.once_per_scrape
 def _week() -> dict[str, Any]:
-    return skill_report(7, read_card(settings.MODEL_PATH))
+    return skill_report(7, model_card())
 
 
 def _by_forecaster(name: str) -> dict[str, float]:

@@ -6,8 +6,8 @@ import datetime as dt
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login, user_logged_out
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import LoginView
 from django.core import signing
 from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
@@ -20,7 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from weatherapp.alerting.cycle import alert_probabilities, alert_probability
+from weatherapp.alerting import delivery
 from weatherapp.alerting.decisions import likely_from
 from weatherapp.alerting.unsubscribe import read_unsubscribe_token
 from weatherapp.forecast.variables import HORIZON_HOURS
@@ -34,6 +34,7 @@ from .forms import (
     ApiTokenForm,
     PlaceForm,
     RateLimitedAuthenticationForm,
+    RateLimitedPasswordResetForm,
     SignUpForm,
     place_limit_error,
 )
@@ -50,7 +51,26 @@ def say_logged_out(sender, request: HttpRequest | None, **kwargs) -> None:
         messages.info(request, "You are logged out.")
 
 
-class RateLimitedLoginView(LoginView):
+# Bad input is a 4xx: a bound form that is invalid answers 400 with the same
+# page and its errors (a 200 told scripts and monitors the post worked).
+BAD_INPUT = 400
+
+
+def form_status(form) -> int:
+    """The status of a page showing ``form``: 400 once it was sent invalid."""
+    return BAD_INPUT if form.is_bound and form.errors else 200
+
+
+class InvalidFormIs400:
+    """For Django's form views: an invalid form re-renders with a 400."""
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)  # type: ignore[misc]
+        response.status_code = BAD_INPUT
+        return response
+
+
+class RateLimitedLoginView(InvalidFormIs400, auth_views.LoginView):
     authentication_form = RateLimitedAuthenticationForm
 
     def form_invalid(self, form):
@@ -58,6 +78,18 @@ class RateLimitedLoginView(LoginView):
         if form.throttled:
             response.status_code = 429
         return response
+
+
+class PasswordResetView(InvalidFormIs400, auth_views.PasswordResetView):
+    form_class = RateLimitedPasswordResetForm
+
+
+class PasswordResetConfirmView(InvalidFormIs400, auth_views.PasswordResetConfirmView):
+    pass
+
+
+class PasswordChangeView(InvalidFormIs400, auth_views.PasswordChangeView):
+    pass
 
 
 @require_http_methods(["GET", "POST"])
@@ -85,7 +117,9 @@ def signup(request: HttpRequest) -> HttpResponse:
                     f"alerts can be emailed to you.",
                 )
             return redirect("place-new")
-    return render(request, "registration/signup.html", {"form": form})
+    return render(
+        request, "registration/signup.html", {"form": form}, status=form_status(form)
+    )
 
 
 def dashboard(request: HttpRequest) -> HttpResponse:
@@ -166,7 +200,9 @@ def _alert_rows(alerts: list[Alert]) -> list[dict]:
 def _likely_from(place: Place, latest, zone) -> str | None:
     """``15:00 EST`` when rain is likely from then (multi-horizon models)."""
     start = likely_from(
-        latest.valid_at, alert_probabilities(place, latest), place.threshold
+        latest.valid_at,
+        place.alert_probabilities(latest.probabilities, latest.provider),
+        place.threshold,
     )
     return None if start is None else clock(start, zone)
 
@@ -193,7 +229,10 @@ def place_detail(request: HttpRequest, place_id: int) -> HttpResponse:
     zone = shown_zone(place.timezone)
     latest = place.latest_prediction()
     recent = list(place.predictions()[: CHART_HOURS + 1])
-    series = [(p.valid_at, p.probability) for p in recent]
+    series = [
+        (p.valid_at, place.alert_probability(p.probabilities, p.provider))
+        for p in recent
+    ]
     alerts = list(
         place.alerts.prefetch_related(
             Prefetch(
@@ -205,10 +244,11 @@ def place_detail(request: HttpRequest, place_id: int) -> HttpResponse:
         a.place = place  # no query per row for the zone
     outlook = None
     if latest is not None:
+        probability = place.alert_probability(latest.probabilities, latest.provider)
         outlook = {
-            "probability": alert_probability(place, latest),
+            "probability": probability,
             "likely_from": _likely_from(place, latest, zone),
-            "above": alert_probability(place, latest) >= place.threshold,
+            "above": probability >= place.threshold,
             "provider": (
                 None
                 if latest.provider is None
@@ -235,7 +275,7 @@ def place_detail(request: HttpRequest, place_id: int) -> HttpResponse:
         "horizon": HORIZON_HOURS,
         "alert_rows": _alert_rows(alerts),
         "chart_hours": CHART_HOURS,
-        "has_channel": bool(place.email_enabled or place.webhook_url),
+        "has_channel": bool(delivery.channels(place)),
         "refresh": refresh_seconds(),
         "pending_email": verification.pending(request.user),
     }
@@ -271,7 +311,9 @@ def place_edit(request: HttpRequest, place_id: int | None = None) -> HttpRespons
             place_pages.after_save(request, place)
             return redirect(place)
     context = place_pages.form_context(request, form, place)
-    return render(request, "weatherapp/place_form.html", context)
+    return render(
+        request, "weatherapp/place_form.html", context, status=form_status(form)
+    )
 
 
 @login_required
