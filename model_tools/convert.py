@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -13,7 +14,7 @@ from weatherapp.ai.predictor import ModelError
 REPRESENTATIVE_WINDOWS = 300
 
 
-def to_int8(model, representative: np.ndarray, seed: int) -> bytes:
+def to_int8(model: Any, representative: np.ndarray, seed: int) -> bytes:
     """Quantize every tensor to int8, input and output included.
 
     ``representative`` are standardized training windows; a seeded random

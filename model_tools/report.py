@@ -8,9 +8,12 @@ INT8 model run by tflite-runtime, so the report can be regenerated anywhere.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from weatherapp.ai import scores
 from weatherapp.ai.predictor import RainModel
@@ -41,7 +44,12 @@ def roc_curve(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.r_[0, fp / max(1, (~y).sum())], np.r_[0, tp / max(1, y.sum())]
 
 
-def _interval(y: np.ndarray, p: np.ndarray, metric, groups: np.ndarray) -> str:
+def _interval(
+    y: np.ndarray,
+    p: np.ndarray,
+    metric: Callable[[npt.NDArray[Any], npt.NDArray[Any]], float],
+    groups: np.ndarray,
+) -> str:
     low, high = scores.bootstrap_interval(
         y, p, metric, groups=groups, resamples=RESAMPLES, level=INTERVAL
     )

@@ -37,11 +37,11 @@ def _keras(seed: int):
 
 
 def build_model(
-    keras,
+    keras: Any,
     n_features: int,
     horizons: int = len(features.HORIZONS),
     members: int = 1,
-):
+) -> Any:
     """An MLP with one output per horizon, monotone by construction; with
     ``members`` > 1, that many such MLPs side by side, their logits averaged.
 
@@ -85,7 +85,7 @@ def build_model(
     return keras.Model(inputs, outputs)
 
 
-def fold(keras, trained: list, n_features: int, horizons: int):
+def fold(keras: Any, trained: list[Any], n_features: int, horizons: int) -> Any:
     """One network from separately trained one-member models (build_model):
     each member's weights copied into its branch; its output is the mean of
     their logits."""
@@ -166,24 +166,25 @@ def train(
     return model, norm
 
 
-def _ProgressBar(keras, epochs: int, desc: str = "train"):
+def _ProgressBar(keras: Any, epochs: int, desc: str = "train") -> Any:
     from tqdm import tqdm
 
     class ProgressBar(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
+        def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
             self.bar = tqdm(total=epochs, desc=desc, unit="epoch", leave=False)
 
-        def on_epoch_end(self, epoch, logs=None):
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            assert logs is not None  # Keras passes the epoch's logs
             self.bar.set_postfix(loss=f"{logs.get('loss', 0):.4f}")
             self.bar.update(1)
 
-        def on_train_end(self, logs=None):
+        def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
             self.bar.close()
 
     return ProgressBar()
 
 
-def predict_float(model, x_std: np.ndarray) -> np.ndarray:
+def predict_float(model: Any, x_std: np.ndarray) -> np.ndarray:
     """Float probabilities by a direct call (deterministic, no batching noise)."""
     p = np.asarray(model(x_std, training=False)).astype(np.float64)
     return p.reshape(len(x_std), -1)

@@ -2,6 +2,7 @@
 
 import logging
 import os
+from typing import Any
 
 from celery import Celery
 from celery.signals import beat_init, worker_ready, worker_shutting_down
@@ -34,12 +35,12 @@ def _report_memory(source: str) -> None:
 
 
 @worker_ready.connect
-def _worker_memory(sender=None, **kwargs) -> None:
+def _worker_memory(sender: object = None, **kwargs: Any) -> None:
     _report_memory("worker.1")
 
 
 @beat_init.connect
-def _beat_started(sender=None, **kwargs) -> None:
+def _beat_started(sender: object = None, **kwargs: Any) -> None:
     _report_memory("beat.1")
     # Beat runs an entry one interval after it starts, and its schedule file
     # does not outlive a dyno (restarted daily and by every release): each
@@ -55,7 +56,7 @@ def _beat_started(sender=None, **kwargs) -> None:
 
 
 @worker_shutting_down.connect
-def _stop_retrying(sender=None, **kwargs) -> None:
+def _stop_retrying(sender: object = None, **kwargs: Any) -> None:
     """A warm shutdown waits for the running chunk; with the weather server
     hanging, its retries outlasted Heroku's 30 s before SIGKILL (88 s seen).
     The chunk now stores what it has and leaves the rest to the next cycle."""

@@ -3,7 +3,7 @@ import secrets
 import unicodedata
 import zoneinfo
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -13,6 +13,9 @@ from django.db.models.functions import Lower
 from django.urls import reverse
 
 from weatherapp.forecast.variables import HORIZON_HOURS
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 def validate_timezone(name: str) -> None:
@@ -457,7 +460,7 @@ class ApiToken(models.Model):
         return hashlib.sha256(token.encode()).hexdigest()
 
     @classmethod
-    def issue(cls, owner, name: str = "API token") -> tuple["ApiToken", str]:
+    def issue(cls, owner: "User", name: str = "API token") -> tuple["ApiToken", str]:
         """A new token for ``owner``: (the row, the token to show once)."""
         token = cls.PREFIX + secrets.token_urlsafe(32)
         return cls.objects.create(

@@ -12,9 +12,14 @@ total deadline (weatherapp/deadline.py).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 
 from .celery import app
+
+if TYPE_CHECKING:
+    from celery import Task
 
 
 @app.task(name="weatherapp.tasks.run_cycle")
@@ -94,7 +99,7 @@ def deliver_alert(alert_id: int) -> None:
     max_retries=None,
     priority=DELIVERY_PRIORITY,
 )
-def deliver(self, alert_id: int, channel: str) -> None:
+def deliver(self: Task, alert_id: int, channel: str) -> None:
     from .alerting.delivery import Busy
     from .alerting.delivery import deliver as attempt
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from django.apps import AppConfig
 from django.core import checks
 
 from weatherapp.forecast.card import ModelError, card_path, read_card, verified_bytes
@@ -104,7 +105,9 @@ def _readable(path: Path) -> bool:
 
 
 @checks.register(checks.Tags.compatibility)
-def check_model(app_configs, **kwargs) -> list[checks.CheckMessage]:
+def check_model(
+    app_configs: Sequence[AppConfig] | None, **kwargs: Any
+) -> list[checks.CheckMessage]:
     """`python manage.py check` loads the model and reports what is wrong."""
     from django.conf import settings
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Concatenate, ParamSpec
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
@@ -27,6 +28,8 @@ from . import ratelimit
 from .paging import whole_number, with_latest
 
 if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
     from weatherapp.ai.predictor import RainModel
 
 log = logging.getLogger(__name__)
@@ -160,7 +163,7 @@ def openapi(request: HttpRequest) -> JsonResponse:
 # -- a person's own data, by token --------------------------------------------
 
 
-def token_owner(request: HttpRequest):
+def token_owner(request: HttpRequest) -> User | None:
     """The user whose API token authorizes ``request``, or None."""
     header = request.META.get("HTTP_AUTHORIZATION", "")
     scheme, _, token = header.partition(" ")
@@ -177,9 +180,19 @@ def token_owner(request: HttpRequest):
     return row.owner
 
 
-def with_token(view):
+_P = ParamSpec("_P")
+
+
+def with_token(
+    view: Callable[Concatenate[HttpRequest, User, _P], HttpResponse],
+) -> Callable[Concatenate[HttpRequest, _P], HttpResponse]:
+    """``view(request, owner, ...)`` for requests with a valid API token;
+    a JSON 401 for the rest."""
+
     @functools.wraps(view)
-    def wrapper(request, *args, **kwargs):
+    def wrapper(
+        request: HttpRequest, *args: _P.args, **kwargs: _P.kwargs
+    ) -> HttpResponse:
         owner = token_owner(request)
         if owner is None:
             response = error(
@@ -226,7 +239,7 @@ MAX_PAGE = 10**6
 @csrf_exempt
 @only("GET")
 @with_token
-def places(request: HttpRequest, owner) -> JsonResponse:
+def places(request: HttpRequest, owner: User) -> JsonResponse:
     """A page of the person's places, ordered by name; ``next`` links the next."""
     limit = whole_number(request.GET.get("limit", str(PAGE_LIMIT)), 1, MAX_PAGE_LIMIT)
     if limit is None:
@@ -248,7 +261,7 @@ def places(request: HttpRequest, owner) -> JsonResponse:
     )
 
 
-def owned_place(owner, place_id: str) -> Place | None:
+def owned_place(owner: User, place_id: str) -> Place | None:
     """The person's place with the id ``place_id`` (path text), or None."""
     pk = whole_number(place_id, 1)
     if pk is None:
@@ -264,7 +277,7 @@ def no_place(place_id: str) -> JsonResponse:
 @csrf_exempt
 @only("GET")
 @with_token
-def place_detail(request: HttpRequest, owner, place_id: str) -> JsonResponse:
+def place_detail(request: HttpRequest, owner: User, place_id: str) -> JsonResponse:
     place = owned_place(owner, place_id)
     if place is None:
         return no_place(place_id)
@@ -274,7 +287,7 @@ def place_detail(request: HttpRequest, owner, place_id: str) -> JsonResponse:
 @csrf_exempt
 @only("GET")
 @with_token
-def place_predictions(request: HttpRequest, owner, place_id: str) -> JsonResponse:
+def place_predictions(request: HttpRequest, owner: User, place_id: str) -> JsonResponse:
     place = owned_place(owner, place_id)
     if place is None:
         return no_place(place_id)
@@ -300,7 +313,7 @@ def place_predictions(request: HttpRequest, owner, place_id: str) -> JsonRespons
 @csrf_exempt
 @only("GET")
 @with_token
-def alerts(request: HttpRequest, owner) -> JsonResponse:
+def alerts(request: HttpRequest, owner: User) -> JsonResponse:
     rows = (
         Alert.objects.filter(place__owner=owner)
         .select_related("place")

@@ -1,6 +1,7 @@
 import logging
 import re
 import urllib.parse
+from typing import Any
 
 from django import forms
 from django.conf import settings
@@ -11,6 +12,7 @@ from django.contrib.auth.forms import (
     UserCreationForm,
 )
 from django.contrib.auth.models import User
+from django.http import HttpRequest
 
 from weatherapp.alerting.netguard import Refused, check_webhook_url, public_address
 from weatherapp.forecast.geocoding import real_zones
@@ -183,8 +185,9 @@ class PlaceForm(forms.ModelForm):
         validate_place_name(name)
         return name
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # ModelForm.clean returns cleaned_data
         if self.instance.pk is None:  # a new place: the per-account limit
             full = place_limit_error(self.instance.owner_id)
             if full is not None:
@@ -270,7 +273,8 @@ class RateLimitedAuthenticationForm(AuthenticationForm):
 
     throttled = False
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
+        assert self.request is not None  # LoginView passes the request
         address = ratelimit.client_ip(self.request)
         username = (self.data.get("username") or "").strip().lower()[:150]
         pair = f"{address}\n{username}"
@@ -315,7 +319,9 @@ class RateLimitedPasswordResetForm(PasswordResetForm):
     either, the page is the same (no account enumeration) and nothing is sent.
     The link points at SITE_URL, never at the request's Host header."""
 
-    def save(self, *args, request=None, **kwargs):
+    def save(
+        self, *args: Any, request: HttpRequest | None = None, **kwargs: Any
+    ) -> None:
         address = ratelimit.client_ip(request) if request is not None else ""
         limits = [
             ("reset-ip", address, settings.PASSWORD_RESET_ADDRESS_RATE_LIMIT),
@@ -334,5 +340,9 @@ class RateLimitedPasswordResetForm(PasswordResetForm):
                 )
                 return
         site = urllib.parse.urlsplit(settings.SITE_URL)
-        kwargs.update(domain_override=site.netloc, use_https=site.scheme == "https")
-        super().save(*args, request=request, **kwargs)
+        kwargs.update(
+            domain_override=site.netloc,
+            use_https=site.scheme == "https",
+            request=request,
+        )
+        super().save(*args, **kwargs)

@@ -7,7 +7,7 @@ import logging
 import math
 import urllib.parse
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -31,6 +31,11 @@ from weatherapp.models import Place, new_webhook_secret
 
 from . import ratelimit, verification
 from .webhook_check import send_check
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from .forms import PlaceForm
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +149,9 @@ def initial_from(query: QueryDict) -> dict[str, object]:
     return initial
 
 
-def form_context(request: HttpRequest, form, place: Place) -> dict[str, object]:
+def form_context(
+    request: HttpRequest, form: PlaceForm, place: Place
+) -> dict[str, object]:
     found = search(request, request.GET.get("q", ""))
     results = [(r, fill_link(r)) for r in found.results]
     return {
@@ -276,7 +283,7 @@ def email_status(request: HttpRequest) -> HttpResponse:
     return render(request, "weatherapp/email_status.html", {"pending": pending})
 
 
-def send_link(request: HttpRequest, user) -> bool:
+def send_link(request: HttpRequest, user: User) -> bool:
     """Email the verification link; a mail server that fails is a message,
     never a 500 (the resend button tries again)."""
     try:

@@ -2,12 +2,16 @@
 other id is a 404, so even the existence of someone else's place is private."""
 
 import datetime as dt
+from typing import Any, cast
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login, user_logged_out
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core import signing
 from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
@@ -24,7 +28,7 @@ from weatherapp.alerting import delivery
 from weatherapp.alerting.decisions import likely_from
 from weatherapp.alerting.unsubscribe import read_unsubscribe_token
 from weatherapp.forecast.variables import HORIZON_HOURS
-from weatherapp.models import Alert, ApiToken, Delivery, Place, within
+from weatherapp.models import Alert, ApiToken, Delivery, Place, Prediction, within
 
 from . import places as place_pages
 from . import verification
@@ -45,7 +49,11 @@ HORIZON = dt.timedelta(hours=HORIZON_HOURS)
 
 
 @receiver(user_logged_out, dispatch_uid="weatherapp-logged-out-message")
-def say_logged_out(sender, request: HttpRequest | None, **kwargs) -> None:
+def say_logged_out(
+    sender: type[AbstractBaseUser] | type[None],
+    request: HttpRequest | None,
+    **kwargs: Any,
+) -> None:
     """Tell the person on the next page (the log-in page) that it worked."""
     if request is not None:
         messages.info(request, "You are logged out.")
@@ -56,7 +64,7 @@ def say_logged_out(sender, request: HttpRequest | None, **kwargs) -> None:
 BAD_INPUT = 400
 
 
-def form_status(form) -> int:
+def form_status(form: forms.BaseForm) -> int:
     """The status of a page showing ``form``: 400 once it was sent invalid."""
     return BAD_INPUT if form.is_bound and form.errors else 200
 
@@ -64,8 +72,8 @@ def form_status(form) -> int:
 class InvalidFormIs400:
     """For Django's form views: an invalid form re-renders with a 400."""
 
-    def form_invalid(self, form):
-        response = super().form_invalid(form)  # type: ignore[misc]
+    def form_invalid(self, form: forms.BaseForm) -> HttpResponse:
+        response: HttpResponse = super().form_invalid(form)  # type: ignore[misc]
         response.status_code = BAD_INPUT
         return response
 
@@ -73,7 +81,9 @@ class InvalidFormIs400:
 class RateLimitedLoginView(InvalidFormIs400, auth_views.LoginView):
     authentication_form = RateLimitedAuthenticationForm
 
-    def form_invalid(self, form):
+    def form_invalid(  # type: ignore[override]  # always authentication_form
+        self, form: RateLimitedAuthenticationForm
+    ) -> HttpResponse:
         response = super().form_invalid(form)
         if form.throttled:
             response.status_code = 429
@@ -197,7 +207,7 @@ def _alert_rows(alerts: list[Alert]) -> list[dict]:
     ]
 
 
-def _likely_from(place: Place, latest, zone) -> str | None:
+def _likely_from(place: Place, latest: Prediction, zone: dt.tzinfo) -> str | None:
     """``15:00 EST`` when rain is likely from then (multi-horizon models)."""
     start = likely_from(
         latest.valid_at,
@@ -286,9 +296,8 @@ def place_detail(request: HttpRequest, place_id: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def place_edit(request: HttpRequest, place_id: int | None = None) -> HttpResponse:
-    place = (
-        own_place_or_404(request, place_id) if place_id else Place(owner=request.user)
-    )
+    user = cast(User, request.user)  # login_required: never AnonymousUser
+    place = own_place_or_404(request, place_id) if place_id else Place(owner=user)
     # ?name=&latitude=&longitude=&timezone= is a chosen search result.
     initial = place_pages.initial_from(request.GET)
     form = PlaceForm(request.POST or None, instance=place, initial=initial)
@@ -329,8 +338,9 @@ def place_delete(request: HttpRequest, place_id: int) -> HttpResponse:
 
 @login_required
 def alert_history(request: HttpRequest) -> HttpResponse:
+    user = cast(User, request.user)  # login_required: never AnonymousUser
     alerts = (
-        Alert.objects.filter(place__owner=request.user)
+        Alert.objects.filter(place__owner=user)
         .select_related("place")
         .prefetch_related("deliveries")[:200]
     )
@@ -371,6 +381,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def api_token(request: HttpRequest) -> HttpResponse:
     """Make (POST) or revoke (POST revoke=<id>) the person's API tokens."""
+    user = cast(User, request.user)  # login_required: never AnonymousUser
     new_token = None
     form = ApiTokenForm()
     status = 200
@@ -386,17 +397,17 @@ def api_token(request: HttpRequest) -> HttpResponse:
                     status=400,
                     content_type="text/plain; charset=utf-8",
                 )
-            get_object_or_404(ApiToken, pk=token_id, owner=request.user).delete()
+            get_object_or_404(ApiToken, pk=token_id, owner=user).delete()
             messages.success(request, "Token revoked.")
             return redirect("api-token")
         form = ApiTokenForm(request.POST)
         if form.is_valid():
-            _, new_token = ApiToken.issue(request.user, form.cleaned_data["name"])
+            _, new_token = ApiToken.issue(user, form.cleaned_data["name"])
             form = ApiTokenForm()
         else:
             status = 400
     context = {
-        "tokens": request.user.api_tokens.all(),
+        "tokens": user.api_tokens.all(),
         "new_token": new_token,
         "form": form,
     }

@@ -21,7 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 import support
 from weatherapp.models import EmailAddress, Place
@@ -135,7 +135,7 @@ def demo_env(
 class Command(BaseCommand):
     help = "Run web, worker and beat on embedded defaults, with a demo user and place."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--host",
             default="127.0.0.1",
@@ -159,7 +159,9 @@ class Command(BaseCommand):
             "reload once a cycle, at most every 15 s",
         )
 
-    def handle(self, host, port, speed, interval, **options):
+    def handle(
+        self, host: str, port: int, speed: float, interval: float, **options: Any
+    ) -> None:
         try:
             site_address(host, port)
         except ValueError as exc:

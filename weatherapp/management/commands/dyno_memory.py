@@ -24,9 +24,10 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 import support
 from weatherapp.ops.memory import sample
@@ -67,7 +68,7 @@ class Sampler(threading.Thread):
 class Command(BaseCommand):
     help = "Peak and steady memory of each Procfile process type, and of one dyno."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--places", type=int, default=10000)
         parser.add_argument("--seconds", type=float, default=20.0)
         parser.add_argument("--json", action="store_true")
@@ -75,7 +76,14 @@ class Command(BaseCommand):
             "--only", nargs="+", choices=DYNOS, help="measure only these dynos"
         )
 
-    def handle(self, places, seconds, json=False, only=None, **options):
+    def handle(
+        self,
+        places: int,
+        seconds: float,
+        json: bool = False,
+        only: list[str] | None = None,
+        **options: Any,
+    ) -> None:
         if not 1 <= places <= 200000:
             raise CommandError("--places must be within [1, 200000]")
         if not 2 <= seconds <= 3600:
