@@ -523,7 +523,8 @@ def step_evaluate(
         raise dataset.DatasetError(
             f"longitude {longitude:g} is not a number of degrees in [-180, 180]"
         )
-    if listed is not None and abs(longitude - listed) > 1.0:
+    # Degrees apart around the globe (179.9 and -179.9 are 0.2 apart).
+    if listed is not None and abs((longitude - listed + 180) % 360 - 180) > 1.0:
         warnings.append(
             f"--longitude {longitude:g} overrides the station's listed {listed:g}"
         )
