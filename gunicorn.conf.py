@@ -13,13 +13,14 @@ import time
 
 
 def number(name: str, default: str, kind: type = int) -> float:
-    """A config var as a number; one that is not stops gunicorn with its name
-    instead of a traceback about the config file."""
-    raw = os.environ.get(name, default)
+    """A config var as a number (weatheralert/env.py); one that is not stops
+    gunicorn with its name instead of a traceback about the config file."""
+    from weatheralert.env import ConfigVarError, env_float, env_int
+
     try:
-        return kind(raw)
-    except ValueError:
-        sys.exit(f"error: {name}={raw!r} is not a {'whole ' * (kind is int)}number")
+        return (env_int if kind is int else env_float)(name, default)
+    except ConfigVarError as exc:
+        sys.exit(f"error: {exc}")
 
 
 # One worker process per dyno by default: each holds Django (~45 MB) and, after

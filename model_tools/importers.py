@@ -308,9 +308,8 @@ def read_isd_lite(
         station = _isd_station(path)
         if "longitude" in station or "listing_error" in station:
             break
-    name = files[0].name
-    if "-" in name:
-        station.setdefault("id", name.split("-")[0])
+    if noaa := NOAA_NAME.match(files[0].name):
+        station.setdefault("id", noaa[1].split("-")[0])
     return hours, station
 
 
@@ -319,9 +318,10 @@ def _isd_station(path: Path) -> dict[str, Any]:
     listing that cannot be read is reported (``listing_error``), not raised:
     it matters only when no longitude is given."""
     listing = path.parent / "stations.csv"
-    usaf = path.name.split("-")[0]
-    if not listing.exists():
+    named = NOAA_NAME.match(path.name)
+    if named is None or not listing.exists():
         return {}
+    usaf = named[1].split("-")[0]
     try:
         with open(listing, encoding="utf-8", newline="") as f:
             reader = csv.DictReader(f)

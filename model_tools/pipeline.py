@@ -610,8 +610,10 @@ def warmest_solar_hour(hours: dict, longitude: float) -> tuple[float, float]:
     seconds = np.asarray(hours["time"], "datetime64[s]").astype(np.int64)
     known = np.isfinite(temperature)
     solar = (seconds[known] / 3600.0 + longitude / 15.0) % 24 * (2 * np.pi / 24)
-    cos = np.mean(temperature[known] * np.cos(solar))
-    sin = np.mean(temperature[known] * np.sin(solar))
+    # Around the mean: reports bunched at some hours must not lend it a phase.
+    anomaly = temperature[known] - temperature[known].mean()
+    cos = np.mean(anomaly * np.cos(solar))
+    sin = np.mean(anomaly * np.sin(solar))
     return float(np.degrees(np.arctan2(sin, cos)) / 15.0 % 24), float(
         2 * np.hypot(cos, sin)
     )

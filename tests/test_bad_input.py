@@ -99,3 +99,13 @@ def test_api_token(client, alice):
     client.force_login(alice)
     response = client.post("/account/token/", {"name": "x\x00y"})
     assert_400_with_errors(response, "weatherapp/api_token.html")
+
+
+def test_an_empty_post_is_a_form_with_errors_too(client, alice):
+    """`request.POST or None` left an empty POST's form unbound: 200, and
+    no error said what was missing."""
+    assert_400_with_errors(client.post("/signup/", {}), "registration/signup.html")
+    client.force_login(alice)
+    assert_400_with_errors(
+        client.post("/places/new/", {}), "weatherapp/place_form.html"
+    )

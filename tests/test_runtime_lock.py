@@ -8,12 +8,21 @@ requirements.txt into .venv-runtime; these processes run from there.
 
 import os
 import shutil
+import subprocess
 import time
 
 import psycopg
 import pytest
 
-from support import ROOT, RUN_CYCLE, child_env, free_port, manage, procfile_args
+from support import (
+    ROOT,
+    RUN_CYCLE,
+    child_env,
+    free_port,
+    manage,
+    procfile_args,
+    read_procfile,
+)
 
 from .conftest import wait_for
 from .test_gunicorn import alive
@@ -39,7 +48,7 @@ def runtime_env(tmp_path, postgres_url, redis_url, rainy_hour) -> dict[str, str]
     )
     # The Procfile's commands resolve to the runtime venv's scripts.
     env["PATH"] = f"{RUNTIME}{os.pathsep}{env['PATH']}"
-    for script in ("gunicorn", "celery"):
+    for script in ("python", "gunicorn", "celery"):
         assert shutil.which(script, path=env["PATH"]) == str(RUNTIME / script)
     return env
 
@@ -47,8 +56,22 @@ def runtime_env(tmp_path, postgres_url, redis_url, rainy_hour) -> dict[str, str]
 def test_the_runtime_lock_alone_runs_web_worker_and_beat(
     spawn, runtime_env, postgres_url
 ):
-    env = runtime_env
-    manage(env, "migrate", "--noinput")
+    # The release line as Heroku runs it (its `python` is the runtime venv's):
+    # check --deploy imports every URL, view and middleware.
+    env = {
+        **runtime_env,
+        "SECURE_SSL_REDIRECT": "true",
+        "SECRET_KEY": "c0ffee" + "0123456789abcdef" * 4,
+    }
+    release = subprocess.run(
+        ["bash", "-c", read_procfile()["release"]],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert release.returncode == 0, release.stderr
     manage(env, "shell", "-c", CREATE_PLACE)
     web = spawn("web", procfile_args("web"), env)
     worker = spawn("worker", procfile_args("worker"), env)

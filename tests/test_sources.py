@@ -104,3 +104,38 @@ def test_replay_serves_consecutive_windows_and_loops():
     lap = replay.recent_hours(0, 0, now=len(replay.ends))  # one lap later
     assert lap["time"][-1] - first["time"][-1] == np.timedelta64(364 * 86400, "s")
     assert np.array_equal(lap["precipitation"], first["precipitation"])
+
+
+def test_a_stopping_process_ends_the_wait_between_tries_at_once():
+    """SIGTERM during the backoff (Retry-After may hold it 30 s): the fetch
+    gives up then, after the one try made, not after the wait and another."""
+    import http.server
+    import threading
+
+    from weatherapp.forecast.fetch import STOP_RETRYING, FetchError
+
+    class Busy(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            self.send_response(503)
+            self.send_header("Retry-After", "30")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Busy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    source = OpenMeteoSource(
+        f"http://127.0.0.1:{server.server_address[1]}", retries=3, backoff=10
+    )
+    stopper = threading.Timer(0.5, STOP_RETRYING.set)
+    stopper.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(FetchError, match="after 1 tries: HTTP 503 .not retried"):
+            source.fetcher.get("/v1/forecast?latitude=1&longitude=2")
+    finally:
+        STOP_RETRYING.clear()
+        server.shutdown()
+    assert time.monotonic() - started < 20  # not the 30 s Retry-After

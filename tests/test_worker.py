@@ -167,5 +167,6 @@ def test_a_hanging_weather_server_does_not_hold_a_stopping_worker(spawn, tmp_pat
         silent.close()
         for conn in held:
             conn.close()
-    assert stopped_after < 20, f"{stopped_after:.0f} s\n{worker.output()}"
+    # One 5 s attempt now, 45 s of them before; Heroku's SIGKILL comes at 30.
+    assert stopped_after < 28, f"{stopped_after:.0f} s\n{worker.output()}"
     assert "not retried: shutting down" in worker.output()

@@ -11,50 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
-from django.core.exceptions import ImproperlyConfigured
+
+from weatheralert.env import ConfigVarError, env_bool, env_float, env_int, env_list
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Local state of the embedded defaults: SQLite file, broker folders, beat schedule.
 VAR_DIR = Path(os.environ.get("WEATHERALERT_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
-
-
-def env_bool(name: str, default: bool = False) -> bool:
-    return os.environ.get(name, str(default)).strip().lower() in (
-        "1",
-        "true",
-        "yes",
-        "on",
-    )
-
-
-def env_float(name: str, default: float | str) -> float:
-    """A number from the environment; a value that is not one stops the app
-    with the variable's name (release phase included), not a bare ValueError."""
-    raw = os.environ.get(name, str(default))
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name}={raw!r} is not a number") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise ImproperlyConfigured(f"{name}={raw!r} is not a finite number")
-    return value
-
-
-def env_int(name: str, default: int | str) -> int:
-    raw = os.environ.get(name, str(default))
-    try:
-        return int(raw)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name}={raw!r} is not a whole number") from None
-
-
-def env_list(name: str, default: str = "") -> list[str]:
-    return [
-        item.strip()
-        for item in os.environ.get(name, default).split(",")
-        if item.strip()
-    ]
 
 
 DEBUG = env_bool("DEBUG")
@@ -64,9 +27,9 @@ DEBUG = env_bool("DEBUG")
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if "DYNO" in os.environ:
-        raise ImproperlyConfigured("set the SECRET_KEY config var")
+        raise ConfigVarError("set the SECRET_KEY config var")
     if not DEBUG:
-        raise ImproperlyConfigured(
+        raise ConfigVarError(
             "SECRET_KEY is not set: set it (any long random string), or DEBUG=true "
             "for a local run (./dev run and ./dev test set a throwaway one)"
         )
@@ -385,7 +348,7 @@ WEATHER_REPLAY_START = os.environ.get("WEATHER_REPLAY_START", "")
 ALERT_HYSTERESIS = env_float("ALERT_HYSTERESIS", "0.1")
 # ... and ends only after this many hourly predictions in a row below it, so
 # one dip does not make one rain two (each place also waits min_gap_hours).
-EVENT_END_HOURS = max(1, env_int("EVENT_END_HOURS", "2"))
+EVENT_END_HOURS = env_int("EVENT_END_HOURS", "2")  # >= 1 (system check E010)
 
 # Links in emails (unsubscribe, password reset) need the site's public address;
 # the request's Host header is not trusted for them.

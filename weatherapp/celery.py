@@ -47,10 +47,8 @@ def _beat_started(sender: object = None, **kwargs: Any) -> None:
     # restart delayed alerts by up to PREDICTION_INTERVAL_SECONDS. A cycle now
     # is cheap when one just ran (cells fetched this hour are skipped).
     try:
-        app.send_task(
-            "weatherapp.tasks.run_cycle",
-            expires=app.conf.beat_schedule["cycle"]["schedule"],
-        )
+        cycle = app.conf.beat_schedule["cycle"]
+        app.send_task(cycle["task"], **cycle["options"])
     except Exception:  # noqa: BLE001 (the broker's errors are many; beat retries)
         logger.warning("beat: the first cycle was not sent; the schedule will")
 

@@ -94,13 +94,13 @@ class JsonFetcher:
                 wait = max(wait, retry_after(headers.get("Retry-After")))
             if attempt == self.retries:
                 break
-            if STOP_RETRYING.is_set():
-                problem += " (not retried: shutting down)"
-                break
             wait = min(wait, self.max_wait)
             log.warning("%s %s; retrying in %.1f s", self.what, problem, wait)
-            time.sleep(wait)
-        tries = self.retries + 1
+            # The wait ends early when the process is told to stop.
+            if STOP_RETRYING.is_set() or STOP_RETRYING.wait(wait):
+                problem += " (not retried: shutting down)"
+                break
+        tries = attempt + 1
         raise FetchError(f"{self.what} unavailable after {tries} tries: {problem}")
 
     def _get(self, target: str) -> tuple[int, http.client.HTTPMessage, bytes]:

@@ -82,6 +82,8 @@ AT_LEAST = {
     "MAX_PLACES_PER_ACCOUNT": 1,
     "EVENT_END_HOURS": 1,
     "UNSUBSCRIBE_MAX_AGE_DAYS": 1,
+    "OPEN_METEO_BACKOFF": 0,  # a negative sleep raises inside a chunk
+    "WEBHOOK_BACKOFF": 0,
 }
 ABOVE_ZERO = (
     "CELL_DEGREES",
@@ -93,6 +95,8 @@ ABOVE_ZERO = (
     "DELIVERY_DEADLINE",
     "EMAIL_TIMEOUT",
     "DYNO_MEMORY_QUOTA_MB",
+    "CACHE_CONNECT_TIMEOUT",
+    "CACHE_TIMEOUT",
     "WEATHER_REPLAY_SPEED",
 )
 

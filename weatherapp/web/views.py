@@ -106,7 +106,8 @@ class PasswordChangeView(InvalidFormIs400, auth_views.PasswordChangeView):
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("dashboard")
-    form = SignUpForm(request.POST or None)
+    # Bound on every POST, an empty one too (it gets the form's errors, 400).
+    form = SignUpForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         # Hashing the password takes ~0.3 s: before the transaction, which
         # on SQLite holds the database's write lock.
@@ -300,7 +301,11 @@ def place_edit(request: HttpRequest, place_id: int | None = None) -> HttpRespons
     place = own_place_or_404(request, place_id) if place_id else Place(owner=user)
     # ?name=&latitude=&longitude=&timezone= is a chosen search result.
     initial = place_pages.initial_from(request.GET)
-    form = PlaceForm(request.POST or None, instance=place, initial=initial)
+    form = PlaceForm(
+        request.POST if request.method == "POST" else None,
+        instance=place,
+        initial=initial,
+    )
     # Validated before any lock: it resolves a webhook's host, which may take
     # seconds, and on SQLite a transaction holds the database's write lock.
     if request.method == "POST" and form.is_valid():
